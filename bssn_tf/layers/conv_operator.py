@@ -1,0 +1,88 @@
+"""The convolution of a layer as a linear operator, with its adjoint.
+
+Exact ("stricter") SN normalizes by the norm of this operator at the input
+shape seen at build time, not by a reshaped kernel. The adjoint of a strided
+convolution is the transposed convolution with the same kernel, strides,
+padding and dilation, with `output_padding` chosen to land on the input shape.
+"""
+from keras import ops
+
+from bssn_tf.layers.kernel_layout import CONVOLUTIONS, TRANSPOSED_CONVOLUTIONS
+
+
+def _transpose_output_padding(layer, in_sizes, out_sizes, kernel_sizes):
+    """Per-axis `output_padding` making `conv_transpose` return `out_sizes`."""
+    paddings = []
+    for in_size, out_size, k, stride, dilation in zip(
+        in_sizes, out_sizes, kernel_sizes, layer.strides, layer.dilation_rate
+    ):
+        effective_k = (k - 1) * dilation + 1
+        pad = effective_k // 2 if layer.padding == "same" else 0
+        paddings.append(out_size - ((in_size - 1) * stride + effective_k - 2 * pad))
+    return tuple(paddings)
+
+
+def _spatial(shape, data_format):
+    return tuple(shape[1:-1]) if data_format == "channels_last" else tuple(shape[2:])
+
+
+def check_exact_supported(layer, input_shape):
+    """Raises a ValueError when exact mode cannot model this convolution."""
+    if not isinstance(layer, CONVOLUTIONS + TRANSPOSED_CONVOLUTIONS):
+        return
+    if layer.padding not in ("same", "valid"):
+        raise ValueError(
+            f"mode='exact' supports padding 'same' or 'valid'; layer "
+            f"{layer.name!r} has padding={layer.padding!r}."
+        )
+    if getattr(layer, "groups", 1) != 1:
+        raise ValueError(
+            f"mode='exact' supports groups=1; layer {layer.name!r} has "
+            f"groups={layer.groups}."
+        )
+    spatial = _spatial(input_shape, layer.data_format)
+    if any(size is None for size in spatial):
+        raise ValueError(
+            f"mode='exact' needs the input's spatial shape at build time; "
+            f"layer {layer.name!r} was built with input_shape={input_shape}."
+        )
+
+
+def linear_operator(layer, input_shape):
+    """Returns `(apply, adjoint)` for the layer's convolution, bias excluded.
+
+    `apply(kernel, x)` maps a `(1, *input_shape[1:])` tensor through the
+    convolution and `adjoint(kernel, y)` maps back.
+    """
+    conv_args = dict(
+        strides=list(layer.strides),
+        padding=layer.padding,
+        dilation_rate=layer.dilation_rate,
+        data_format=layer.data_format,
+    )
+    in_shape = (1,) + tuple(input_shape[1:])
+    out_shape = layer.compute_output_shape(in_shape)
+    in_sizes = _spatial(in_shape, layer.data_format)
+    out_sizes = _spatial(out_shape, layer.data_format)
+    kernel_sizes = layer.kernel_size
+
+    if isinstance(layer, CONVOLUTIONS):
+        back_padding = _transpose_output_padding(layer, out_sizes, in_sizes, kernel_sizes)
+
+        def apply(kernel, x):
+            return ops.conv(x, kernel, **conv_args)
+
+        def adjoint(kernel, y):
+            return ops.conv_transpose(y, kernel, output_padding=back_padding, **conv_args)
+
+    else:
+
+        def apply(kernel, x):
+            return ops.conv_transpose(
+                x, kernel, output_padding=layer.output_padding, **conv_args
+            )
+
+        def adjoint(kernel, y):
+            return ops.conv(y, kernel, **conv_args)
+
+    return apply, adjoint

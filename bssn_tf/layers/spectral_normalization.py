@@ -1,0 +1,216 @@
+"""The spectral normalization wrapper: SN, SSN, BSN, BSSN and exact SN.
+
+The wrapped layer's kernel stays the raw trainable parameter (a
+reparametrization, as in the paper and PyTorch): each call computes
+`scale * W / sigma(W)` and runs the layer with that tensor in place of `W`,
+so the gradient flows through sigma. `keras.layers.SpectralNormalization`
+instead overwrites the kernel in place, which is a different algorithm.
+"""
+import contextlib
+import math
+
+import keras
+from keras import ops
+
+from bssn_tf.layers import conv_operator, kernel_layout
+from bssn_tf.layers.power_iteration import estimate_spectral_norm, power_iteration_held
+
+MODES = ("sn", "bsn", "exact")
+
+
+def _check_arguments(mode, scale, power_iterations, eps):
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got mode={mode!r}.")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
+        math.isfinite(scale) and scale > 0
+    ):
+        raise ValueError(f"scale must be a finite number > 0; got scale={scale!r}.")
+    if isinstance(power_iterations, bool) or not isinstance(power_iterations, int) or (
+        power_iterations < 1
+    ):
+        raise ValueError(
+            f"power_iterations must be an integer >= 1; got "
+            f"power_iterations={power_iterations!r}."
+        )
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (
+        math.isfinite(eps) and eps > 0
+    ):
+        raise ValueError(f"eps must be a finite number > 0; got eps={eps!r}.")
+
+
+@keras.saving.register_keras_serializable(package="bssn_tf")
+class SpectralNormalization(keras.layers.Wrapper):
+    """Normalizes a layer's kernel by its spectral norm, times `scale`.
+
+    Args:
+      layer: a Dense, Conv1D/2D/3D, Conv1D/2D/3DTranspose or Embedding layer.
+      mode: "sn" divides by sigma1, the norm of the `(prod(k)*c_in, c_out)`
+        reshape (the popular SN); "bsn" by `(sigma1 + sigma2) / 2`, adding the
+        `(prod(k)*c_out, c_in)` reshape; "exact" by the norm of the
+        convolution operator at the build-time input shape. For Dense and
+        Embedding the kernel is the operator, so every mode is plain SN.
+      scale: the constant `c` of SSN/BSSN; multiplies the normalized kernel,
+        never the bias.
+      power_iterations: power steps per call.
+      eps: added to vector norms, and the floor of sigma, so that a zero
+        kernel gives finite outputs.
+
+    `u` advances only in training-mode calls outside `hold_power_iteration()`.
+    Every call, training or not, runs the power step from the stored `u`
+    (as the reference code does) to get sigma.
+    """
+
+    def __init__(self, layer, mode="sn", scale=1.0, power_iterations=1, eps=1e-12, **kwargs):
+        _check_arguments(mode, scale, power_iterations, eps)
+        kernel_layout.check_supported(layer)
+        kwargs.pop("autocast", None)
+        kwargs.setdefault("dtype", layer.dtype_policy)
+        # autocast=False lets this wrapper read the float32 kernel under mixed
+        # precision; the wrapped layer still autocasts its own computation.
+        super().__init__(layer, autocast=False, **kwargs)
+        self.mode = mode
+        self.scale = float(scale)
+        self.power_iterations = power_iterations
+        self.eps = float(eps)
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self._kernel_attribute = kernel_layout.kernel_attribute(self.layer)
+        kernel_shape = self._raw_kernel.shape
+        uses_operator = self.mode == "exact" and not isinstance(
+            self.layer, kernel_layout.MATRIX_LAYERS
+        )
+        if uses_operator:
+            conv_operator.check_exact_supported(self.layer, input_shape)
+            self._apply, self._adjoint = conv_operator.linear_operator(self.layer, input_shape)
+            self.u = self._add_u("u", (1,) + tuple(input_shape[1:]))
+        else:
+            self._apply = None
+            matrix = kernel_layout.fan_in_matrix(ops.zeros(kernel_shape), self.layer)
+            self.u = self._add_u("u", (1, matrix.shape[1]))
+            if self.mode == "bsn":
+                matrix = kernel_layout.fan_out_matrix(ops.zeros(kernel_shape), self.layer)
+                self.u2 = self._add_u("u2", (1, matrix.shape[1]))
+        self.built = True
+
+    def _add_u(self, name, shape):
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            dtype="float32",
+            initializer=keras.initializers.TruncatedNormal(stddev=1.0),
+            trainable=False,
+            autocast=False,
+            aggregation="only_first_replica",
+        )
+
+    @property
+    def _raw_kernel(self):
+        return getattr(self.layer, self._kernel_attribute)
+
+    def _sigmas(self, kernel):
+        """Returns `({name: sigma}, [(u_variable, u_new)])` for this mode."""
+        kernel = ops.cast(kernel, "float32")
+        if self._apply is not None:
+            u_new, sigma = estimate_spectral_norm(
+                lambda x: self._apply(kernel, x),
+                lambda y: self._adjoint(kernel, y),
+                self.u,
+                self.power_iterations,
+                self.eps,
+            )
+            return {"sigma": sigma}, [(self.u, u_new)]
+        matrices = [(self.u, kernel_layout.fan_in_matrix(kernel, self.layer))]
+        if self.mode == "bsn":
+            matrices.append((self.u2, kernel_layout.fan_out_matrix(kernel, self.layer)))
+        sigmas, updates = [], []
+        for u, matrix in matrices:
+            u_new, sigma = estimate_spectral_norm(
+                lambda x, m=matrix: ops.matmul(x, ops.transpose(m)),
+                lambda y, m=matrix: ops.matmul(y, m),
+                u,
+                self.power_iterations,
+                self.eps,
+            )
+            sigmas.append(sigma)
+            updates.append((u, u_new))
+        if self.mode == "sn":
+            return {"sigma": sigmas[0]}, updates
+        return {
+            "sigma": (sigmas[0] + sigmas[1]) / 2.0,
+            "sigma1": sigmas[0],
+            "sigma2": sigmas[1],
+        }, updates
+
+    def _normalize(self, kernel, sigma):
+        return self.scale * ops.cast(kernel, "float32") / ops.maximum(sigma, self.eps)
+
+    def normalized_kernel(self):
+        """`scale * W / sigma` from the current state; changes no state."""
+        kernel = self._raw_kernel
+        sigmas, _ = self._sigmas(kernel)
+        return self._normalize(kernel, sigmas["sigma"])
+
+    def spectral_norms(self):
+        """Current sigma estimates (`sigma`, and `sigma1`/`sigma2` for bsn)."""
+        sigmas, _ = self._sigmas(self._raw_kernel)
+        return sigmas
+
+    @contextlib.contextmanager
+    def _kernel_replaced_by(self, tensor):
+        # object.__setattr__ bypasses Keras' variable tracking: the swap is
+        # invisible to `layer.weights` and undone right after the call.
+        original = self._raw_kernel
+        object.__setattr__(self.layer, self._kernel_attribute, tensor)
+        try:
+            yield
+        finally:
+            object.__setattr__(self.layer, self._kernel_attribute, original)
+
+    def call(self, inputs, training=None):
+        kernel = self._raw_kernel
+        sigmas, updates = self._sigmas(kernel)
+        if training and not power_iteration_held():
+            for u, u_new in updates:
+                u.assign(u_new)
+        normalized = ops.cast(self._normalize(kernel, sigmas["sigma"]), self.layer.compute_dtype)
+        with self._kernel_replaced_by(normalized):
+            return self.layer(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            mode=self.mode,
+            scale=self.scale,
+            power_iterations=self.power_iterations,
+            eps=self.eps,
+        )
+        return config
+
+
+def SN(layer, **kwargs):
+    """The popular spectral normalization (Miyato et al. 2018)."""
+    return SpectralNormalization(layer, mode="sn", scale=1.0, **kwargs)
+
+
+def SSN(layer, scale, **kwargs):
+    """Scaled SN: `scale * W / sigma1`."""
+    return SpectralNormalization(layer, mode="sn", scale=scale, **kwargs)
+
+
+def BSN(layer, **kwargs):
+    """Bidirectional SN: `W / ((sigma1 + sigma2) / 2)`."""
+    return SpectralNormalization(layer, mode="bsn", scale=1.0, **kwargs)
+
+
+def BSSN(layer, scale, **kwargs):
+    """Bidirectional scaled SN: `scale * W / ((sigma1 + sigma2) / 2)`."""
+    return SpectralNormalization(layer, mode="bsn", scale=scale, **kwargs)
+
+
+def ExactSN(layer, **kwargs):
+    """The "stricter" SN: divides by the convolution operator's norm."""
+    return SpectralNormalization(layer, mode="exact", scale=1.0, **kwargs)
