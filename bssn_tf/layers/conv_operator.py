@@ -2,19 +2,38 @@
 
 Exact ("stricter") SN normalizes by the norm of this operator at the input
 shape seen at build time, not by a reshaped kernel. The adjoint of a strided
-convolution is the transposed convolution with the same kernel, strides,
-padding and dilation, with `output_padding` chosen to land on the input shape.
+convolution is the transposed convolution with the same kernel, strides and
+padding, with `output_padding` chosen to land on the input shape. Dilation is
+applied by spreading the kernel taps apart with zeros, since TensorFlow's CPU
+transposed convolution rejects dilation rates above 1.
 """
 from keras import ops
 
 from bssn_tf.layers.kernel_layout import CONVOLUTIONS, TRANSPOSED_CONVOLUTIONS
 
 
-def _transpose_output_padding(layer, in_sizes, out_sizes, kernel_sizes):
+def _dilate_kernel(kernel, dilation_rate):
+    """Inserts `rate - 1` zeros between taps along each spatial axis."""
+    for axis, rate in enumerate(dilation_rate):
+        if rate == 1:
+            continue
+        taps = kernel.shape[axis]
+        spread = ops.expand_dims(kernel, axis + 1)
+        pad = [(0, 0)] * len(spread.shape)
+        pad[axis + 1] = (0, rate - 1)
+        spread = ops.pad(spread, pad)
+        shape = list(kernel.shape)
+        shape[axis] = taps * rate
+        kernel = ops.reshape(spread, shape)
+        kernel = ops.take(kernel, ops.arange((taps - 1) * rate + 1), axis=axis)
+    return kernel
+
+
+def _transpose_output_padding(layer, in_sizes, out_sizes):
     """Per-axis `output_padding` making `conv_transpose` return `out_sizes`."""
     paddings = []
     for in_size, out_size, k, stride, dilation in zip(
-        in_sizes, out_sizes, kernel_sizes, layer.strides, layer.dilation_rate
+        in_sizes, out_sizes, layer.kernel_size, layer.strides, layer.dilation_rate
     ):
         effective_k = (k - 1) * dilation + 1
         pad = effective_k // 2 if layer.padding == "same" else 0
@@ -55,34 +74,35 @@ def linear_operator(layer, input_shape):
     convolution and `adjoint(kernel, y)` maps back.
     """
     conv_args = dict(
-        strides=list(layer.strides),
-        padding=layer.padding,
-        dilation_rate=layer.dilation_rate,
-        data_format=layer.data_format,
+        strides=list(layer.strides), padding=layer.padding, data_format=layer.data_format
     )
+    rates = tuple(layer.dilation_rate)
     in_shape = (1,) + tuple(input_shape[1:])
     out_shape = layer.compute_output_shape(in_shape)
     in_sizes = _spatial(in_shape, layer.data_format)
     out_sizes = _spatial(out_shape, layer.data_format)
-    kernel_sizes = layer.kernel_size
 
     if isinstance(layer, CONVOLUTIONS):
-        back_padding = _transpose_output_padding(layer, out_sizes, in_sizes, kernel_sizes)
+        back_padding = _transpose_output_padding(layer, out_sizes, in_sizes)
 
         def apply(kernel, x):
-            return ops.conv(x, kernel, **conv_args)
+            return ops.conv(x, _dilate_kernel(kernel, rates), **conv_args)
 
         def adjoint(kernel, y):
-            return ops.conv_transpose(y, kernel, output_padding=back_padding, **conv_args)
+            return ops.conv_transpose(
+                y, _dilate_kernel(kernel, rates), output_padding=back_padding, **conv_args
+            )
 
     else:
 
+        forward_padding = _transpose_output_padding(layer, in_sizes, out_sizes)
+
         def apply(kernel, x):
             return ops.conv_transpose(
-                x, kernel, output_padding=layer.output_padding, **conv_args
+                x, _dilate_kernel(kernel, rates), output_padding=forward_padding, **conv_args
             )
 
         def adjoint(kernel, y):
-            return ops.conv(y, kernel, **conv_args)
+            return ops.conv(y, _dilate_kernel(kernel, rates), **conv_args)
 
     return apply, adjoint

@@ -64,9 +64,10 @@ class SpectralNormalization(keras.layers.Wrapper):
         _check_arguments(mode, scale, power_iterations, eps)
         kernel_layout.check_supported(layer)
         kwargs.pop("autocast", None)
-        kwargs.setdefault("dtype", layer.dtype_policy)
-        # autocast=False lets this wrapper read the float32 kernel under mixed
-        # precision; the wrapped layer still autocasts its own computation.
+        kwargs["dtype"] = "float32"
+        # A float32, non-autocasting wrapper reads the float32 kernel and keeps
+        # the power iteration in float32 under mixed precision; the wrapped
+        # layer keeps its own policy and autocasts its own computation.
         super().__init__(layer, autocast=False, **kwargs)
         self.mode = mode
         self.scale = float(scale)
