@@ -1,0 +1,170 @@
+"""tf.data pipelines over TFDS: every dataset yields float32 (size, size, C) images in [-1, 1]."""
+import os
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from bssn_tf.data.errors import DatasetUnavailableError
+from bssn_tf.data.preprocessing import preprocess_image
+from bssn_tf.data.specs import DatasetSpec, get_spec
+
+# Registers the offline builders with TFDS, so tfds.builder("mnist5k") resolves.
+from bssn_tf.data import digits, mnist5k  # noqa: F401  pylint: disable=unused-import
+
+DEFAULT_SHUFFLE_BUFFER = 10_000
+
+
+def load_images(
+    name: str,
+    split: str = "train",
+    image_size: Optional[int] = None,
+    data_dir: Optional[str] = None,
+    manual_dir: Optional[str] = None,
+    download: bool = False,
+) -> tf.data.Dataset:
+    """Unbatched float32 images of `name` in [-1, 1], in the stored (deterministic) order.
+
+    `split` is a TFDS split string ("train", "test[:10%]", ...). Datasets that are not
+    yet prepared in `data_dir` are built when possible without network (the offline
+    datasets, or imagenet2012 from `manual_dir`) or when `download=True`; otherwise
+    `DatasetUnavailableError` says how to obtain them.
+    """
+    spec = get_spec(name)
+    size = _output_size(spec, image_size)
+    images = _stored_images(spec, split, data_dir, manual_dir, download)
+    return images.map(lambda image: preprocess_image(image, spec, size),
+                      num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def training_batches(
+    name: str,
+    global_batch_size: int,
+    seed: int,
+    image_size: Optional[int] = None,
+    data_dir: Optional[str] = None,
+    manual_dir: Optional[str] = None,
+    shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
+    download: bool = False,
+) -> tf.data.Dataset:
+    """Endless batches [global_batch_size, size, size, C] of the spec's training split.
+
+    The order depends only on `seed`: files are read in order and shuffled with a seeded
+    buffer that reshuffles every epoch. Shuffling happens before decoding to float so
+    the buffer holds compact uint8 images. Incomplete final batches are dropped so
+    every step (and every replica's share under tf.distribute) has a static shape.
+    """
+    for arg_name, value in (("global_batch_size", global_batch_size),
+                            ("shuffle_buffer", shuffle_buffer)):
+        _require_positive_int(arg_name, value)
+    spec = get_spec(name)
+    size = _output_size(spec, image_size)
+    images = _stored_images(spec, spec.train_split, data_dir, manual_dir, download)
+    return (
+        images.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .map(lambda image: preprocess_image(image, spec, size),
+             num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(global_batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def load_array(
+    name: str,
+    split: str,
+    image_size: Optional[int] = None,
+    limit: Optional[int] = None,
+    data_dir: Optional[str] = None,
+    manual_dir: Optional[str] = None,
+    download: bool = False,
+) -> np.ndarray:
+    """The first `limit` images of a split (all if None) as float32 [N, H, W, C] in [-1, 1].
+
+    Used as the real-image reference of evaluation metrics, so asking for more images
+    than the split holds is an error rather than a silently smaller reference.
+    """
+    images = load_images(name, split, image_size, data_dir, manual_dir, download)
+    if limit is not None:
+        _require_positive_int("limit", limit)
+        images = images.take(limit)
+    array = np.concatenate(list(images.batch(1024).as_numpy_iterator()), axis=0)
+    if limit is not None and len(array) < limit:
+        raise ValueError(
+            f"Split {split!r} of dataset {name!r} holds {len(array)} images, "
+            f"fewer than limit={limit}."
+        )
+    return array
+
+
+def _stored_images(spec: DatasetSpec, split: str, data_dir, manual_dir, download) -> tf.data.Dataset:
+    """Decoded uint8 images of a split, preparing the dataset first if that is possible here."""
+    builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
+    if not builder.is_prepared():
+        _prepare(spec, builder, manual_dir, download)
+    examples = builder.as_dataset(split=split, shuffle_files=False)
+    return examples.map(lambda example: example["image"])
+
+
+def _prepare(spec: DatasetSpec, builder, manual_dir, download) -> None:
+    """Builds an unprepared dataset, turning every way that can fail into one clear error.
+
+    Without `download` or `manual_dir` nothing is attempted for downloadable datasets:
+    TFDS would otherwise retry an unreachable network for minutes before failing.
+    TFDS writes into a temporary folder and renames it when done, so a failed build
+    leaves no partial dataset behind.
+    """
+    if spec.builds_offline:
+        builder.download_and_prepare()
+        return
+    if manual_dir is None and not download:
+        raise DatasetUnavailableError(_unavailable_message(spec, builder, reason=None))
+    config = tfds.download.DownloadConfig(
+        manual_dir=None if manual_dir is None else os.fspath(manual_dir))
+    try:
+        builder.download_and_prepare(download_config=config)
+    except Exception as error:  # pylint: disable=broad-except
+        # Network, checksum and manual_dir failures all mean "not obtainable here".
+        first_line = (str(error).splitlines() or [""])[0]
+        raise DatasetUnavailableError(
+            _unavailable_message(spec, builder, f"{type(error).__name__}: {first_line}")
+        ) from None
+
+
+def _unavailable_message(spec: DatasetSpec, builder, reason: Optional[str]) -> str:
+    data_dir = builder.data_dir
+    root = os.path.dirname(os.path.dirname(data_dir))
+    lines = [
+        f"Dataset {spec.name!r} (TFDS {spec.tfds_name} {builder.version}) is not prepared "
+        f"in {data_dir}"
+        + (f" and could not be built: {reason}" if reason else
+           " and no download was attempted (download=False, no manual_dir)."),
+        "To get it:",
+    ]
+    if spec.needs_manual_dir:
+        lines.append(
+            "  - put the ILSVRC2012 tar files (ILSVRC2012_img_train.tar, "
+            "ILSVRC2012_img_val.tar) in a folder and pass manual_dir=THAT_FOLDER;")
+    else:
+        lines.append("  - with network access, pass download=True;")
+    lines += [
+        f"  - or prepare it on a connected machine with `tfds build {spec.tfds_name} "
+        f"--data_dir=DIR{' --manual_dir=TARS' if spec.needs_manual_dir else ''}` and "
+        f"copy DIR/{spec.tfds_name} into {root} (or pass data_dir=DIR);",
+        "  - or train on an offline dataset, 'mnist5k' (default) or 'digits', which "
+        "build from installed packages.",
+    ]
+    return "\n".join(lines)
+
+
+def _output_size(spec: DatasetSpec, image_size: Optional[int]) -> int:
+    if image_size is None:
+        return spec.image_size
+    _require_positive_int("image_size", image_size)
+    return image_size
+
+
+def _require_positive_int(arg_name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{arg_name} must be a positive integer, got {value!r}.")

@@ -1,0 +1,76 @@
+"""What each supported dataset is and how it becomes GAN training images.
+
+Preprocessing choices follow the paper's reference code (fjxmlzn/BSN,
+`dataset_preprocess/`), which crops with integer offsets and resizes with
+`cv2.resize` (bilinear, no antialiasing):
+
+- stl10: the 100,000 `unlabelled` images (the TFDS split name), 96 -> 48.
+- celeb_a: all 202,599 images, central 128x128 crop of the 218x178 aligned face,
+  then 64. Other codebases differ: DCGAN-tensorflow crops 108, Mimicry crops 178
+  (the full width); FIDs are only comparable under the same crop.
+- imagenet2012: largest central square, then 128. TFDS cannot download ImageNet;
+  it is built from the ILSVRC2012 tar files in `manual_dir`.
+- digits: 8x8 images upsampled bilinearly to 28.
+"""
+import dataclasses
+from typing import Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset as the GAN sees it.
+
+    Attributes:
+      name: key in `DATASETS`.
+      tfds_name: name of the TFDS builder that stores the images.
+      image_size: default output side length; images are always square.
+      channels: 1 (grayscale) or 3 (RGB).
+      train_split: TFDS split string the GAN trains on.
+      center_crop: side of the fixed central square cut before resizing, if any.
+      crop_square: cut the largest central square (for images of varying size).
+      needs_manual_dir: TFDS cannot download it; it is built from local files.
+      builds_offline: built from an installed package, never downloaded.
+    """
+
+    name: str
+    tfds_name: str
+    image_size: int
+    channels: int
+    train_split: str = "train"
+    center_crop: Optional[int] = None
+    crop_square: bool = False
+    needs_manual_dir: bool = False
+    builds_offline: bool = False
+
+    def __post_init__(self):
+        if self.center_crop is not None and self.crop_square:
+            raise ValueError(
+                f"DatasetSpec {self.name!r}: set center_crop or crop_square, not both."
+            )
+
+
+DATASETS = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec("mnist5k", "mnist5k", 28, 1, builds_offline=True),
+        DatasetSpec("digits", "digits", 28, 1, builds_offline=True),
+        DatasetSpec("mnist", "mnist", 28, 1),
+        DatasetSpec("fashion_mnist", "fashion_mnist", 28, 1),
+        DatasetSpec("cifar10", "cifar10", 32, 3),
+        DatasetSpec("stl10", "stl10", 48, 3, train_split="unlabelled"),
+        DatasetSpec("celeb_a", "celeb_a", 64, 3, train_split="train+validation+test",
+                    center_crop=128),
+        DatasetSpec("imagenet2012", "imagenet2012", 128, 3, crop_square=True,
+                    needs_manual_dir=True),
+    )
+}
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """Looks a dataset up by name, listing the known names when it is not one of them."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown dataset {name!r}; expected one of {sorted(DATASETS)}."
+        ) from None
