@@ -1,0 +1,19 @@
+"""Reference GAN architectures: the SNGAN standard CNN and ResNet, with any normalization."""
+from bssn_tf.models.architectures import ARCHS, build_discriminator, build_generator
+from bssn_tf.models.cnn import cnn_discriminator, cnn_generator
+from bssn_tf.models.normalization import NORMS, normalized, spectral_layers
+from bssn_tf.models.resnet import GlobalSumPooling2D, resnet_discriminator, resnet_generator
+
+__all__ = [
+    "ARCHS",
+    "NORMS",
+    "GlobalSumPooling2D",
+    "build_discriminator",
+    "build_generator",
+    "cnn_discriminator",
+    "cnn_generator",
+    "normalized",
+    "resnet_discriminator",
+    "resnet_generator",
+    "spectral_layers",
+]

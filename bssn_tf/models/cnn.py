@@ -1,0 +1,73 @@
+"""The SNGAN "standard CNN" generator and discriminator (DESIGN.md section 3).
+
+Sizes: 32/48/64 px use `mg = size // 8` and three stride-2 deconvolutions, as in
+the paper. 28 px (MNIST) keeps the same layer list with `mg = 7` and makes the
+third deconv4x4 (to 64 channels) stride 1: 7 -> 14 -> 28 -> 28. The
+discriminator's three stride-2 convolutions end at `ceil(size / 8)` pixels
+(4 for 28 px). `width` multiplies every channel count (base 64).
+"""
+import keras
+
+from bssn_tf.models.initializers import reference_layer_kwargs
+from bssn_tf.models.normalization import check_norm, normalized
+from bssn_tf.models.width import scaled_channels
+
+IMAGE_SIZES = (28, 32, 48, 64)
+LEAKY_SLOPE = 0.1
+# (kernel, stride, base channels) of the discriminator's convolutions.
+DISCRIMINATOR_CONVS = (
+    (3, 1, 64), (4, 2, 64), (3, 1, 128), (4, 2, 128), (3, 1, 256), (4, 2, 256), (3, 1, 512))
+GENERATOR_DECONV_CHANNELS = (256, 128, 64)
+
+
+def check_image_size(image_size):
+    if image_size not in IMAGE_SIZES:
+        raise ValueError(
+            f"image_size must be one of {IMAGE_SIZES} for the CNN; got image_size={image_size!r}.")
+
+
+def generator_start_size(image_size):
+    """`mg`, the side of the generator's first feature map."""
+    check_image_size(image_size)
+    return 7 if image_size == 28 else image_size // 8
+
+
+def cnn_generator(image_size=32, channels=3, z_dim=128, width=1.0, name="generator"):
+    """z [n, z_dim] -> images [n, size, size, channels] in [-1, 1]; never normalized."""
+    start = generator_start_size(image_size)
+    strides = (2, 2, 1) if image_size == 28 else (2, 2, 2)
+    init = reference_layer_kwargs()
+    z = keras.Input((z_dim,), name="z")
+    top = scaled_channels(512, width)
+    x = keras.layers.Dense(start * start * top, name="dense", **init)(z)
+    x = keras.layers.BatchNormalization(synchronized=True, name="dense_bn")(x)
+    x = keras.layers.ReLU(name="dense_relu")(x)
+    x = keras.layers.Reshape((start, start, top), name="reshape")(x)
+    for index, (base, stride) in enumerate(zip(GENERATOR_DECONV_CHANNELS, strides)):
+        x = keras.layers.Conv2DTranspose(
+            scaled_channels(base, width), 4, stride, padding="same",
+            name=f"deconv{index}", **init)(x)
+        x = keras.layers.BatchNormalization(synchronized=True, name=f"deconv{index}_bn")(x)
+        x = keras.layers.ReLU(name=f"deconv{index}_relu")(x)
+    x = keras.layers.Conv2DTranspose(channels, 3, 1, padding="same", name="to_image", **init)(x)
+    images = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(z, images, name=name)
+
+
+def cnn_discriminator(image_size=32, channels=3, norm="sn", scale=1.0, width=1.0,
+                      name="discriminator"):
+    """images -> one logit per image; every conv and the final Dense wrapped as `norm` says."""
+    check_image_size(image_size)
+    check_norm(norm)
+    init = reference_layer_kwargs()
+    images = keras.Input((image_size, image_size, channels), name="images")
+    x = images
+    for index, (kernel, stride, base) in enumerate(DISCRIMINATOR_CONVS):
+        conv = keras.layers.Conv2D(scaled_channels(base, width), kernel, stride,
+                                   padding="same", name=f"conv{index}", **init)
+        x = normalized(conv, norm, scale)(x)
+        x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"conv{index}_lrelu")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    logits = normalized(keras.layers.Dense(1, name="logit", **init), norm, scale)(x)
+    logits = keras.layers.Activation("linear", dtype="float32", name="logit_float32")(logits)
+    return keras.Model(images, logits, name=name)
