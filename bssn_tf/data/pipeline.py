@@ -108,9 +108,9 @@ def _stored_images(spec: DatasetSpec, split: str, data_dir, manual_dir, download
 
 
 def _prepare(spec: DatasetSpec, builder, manual_dir, download) -> None:
-    """Builds an unprepared dataset, turning every way that can fail into one clear error.
+    """Builds an unprepared dataset if that can work here, else raises DatasetUnavailableError.
 
-    Without `download` or `manual_dir` nothing is attempted for downloadable datasets:
+    Offline datasets always build (a missing optional package raises ImportError). Without `download` or `manual_dir` nothing is attempted for downloadable datasets:
     TFDS would otherwise retry an unreachable network for minutes before failing.
     TFDS writes into a temporary folder and renames it when done, so a failed build
     leaves no partial dataset behind.
