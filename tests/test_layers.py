@@ -381,3 +381,23 @@ def test_kernel_gradient_matches_numpy_derivative_of_scaled_normalization(mode):
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-6)
     # Through sigma: the result differs from the no-gradient-through-sigma one.
     assert not np.allclose(actual, 1.6 * weights / sigma, rtol=1e-3)
+
+
+def test_spectralize_reaches_nested_models_and_skips_wrapped_layers():
+    keras.utils.set_random_seed(15)
+    inner = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.ReLU()])
+    inputs = keras.Input((4,))
+    outputs = SN(layers.Dense(1))(inner(inputs))
+    model = keras.Model(inputs, outputs)
+    model(np.ones((1, 4), "float32"), training=True)
+    wrapped = spectralize(model, mode="bsn", scale=1.1)
+    nested = wrapped.layers[1]
+    assert isinstance(nested.layers[0], SpectralNormalization) and nested.layers[0].mode == "bsn"
+    np.testing.assert_array_equal(to_numpy(nested.layers[0].layer.kernel), to_numpy(inner.layers[0].kernel))
+    kept = wrapped.layers[2]
+    assert kept.mode == "sn" and kept.scale == 1.0
+    np.testing.assert_array_equal(to_numpy(kept.u), to_numpy(model.layers[2].u))
+    x = np.random.default_rng(15).normal(size=(3, 4)).astype("float32")
+    h = np.maximum(x @ to_numpy(nested.layers[0].normalized_kernel()) + to_numpy(nested.layers[0].layer.bias), 0)
+    expected = h @ to_numpy(kept.normalized_kernel()) + to_numpy(kept.layer.bias)
+    np.testing.assert_allclose(to_numpy(wrapped(x)), expected, rtol=1e-4, atol=1e-5)

@@ -5,16 +5,31 @@ from bssn_tf.layers.kernel_layout import SUPPORTED_LAYERS
 from bssn_tf.layers.spectral_normalization import SpectralNormalization
 
 
+def _is_sequential_or_functional(model):
+    return isinstance(model, keras.Sequential) or any(
+        cls.__name__ == "Functional" for cls in type(model).__mro__
+    )
+
+
+def _copy_weights(original, cloned):
+    """Copies weights layer by layer, into the inner layer of new wrappers."""
+    for source, target in zip(original.layers, cloned.layers):
+        if _is_sequential_or_functional(source):
+            _copy_weights(source, target)
+            continue
+        if isinstance(target, SpectralNormalization) and not isinstance(source, SpectralNormalization):
+            target = target.layer
+        target.set_weights(source.get_weights())
+
+
 def spectralize(model, mode="sn", scale=1.0, **wrapper_kwargs):
     """Returns a copy of `model` with each supported layer spectrally normalized.
 
-    The copy starts from `model`'s current weights; layers that are already
-    wrapped are copied as they are. Works on Sequential and Functional models.
+    The copy starts from `model`'s current weights. Nested Sequential or
+    Functional models are handled too; layers that are already wrapped are
+    copied as they are. Subclassed models cannot be cloned and are refused.
     """
-    if not isinstance(model, (keras.Sequential, keras.Model)) or not (
-        isinstance(model, keras.Sequential) or getattr(model, "_is_graph_network", False)
-        or type(model).__name__ == "Functional"
-    ):
+    if not _is_sequential_or_functional(model):
         raise ValueError(
             f"spectralize needs a Sequential or Functional keras model; got "
             f"{type(model).__name__}."
@@ -26,10 +41,6 @@ def spectralize(model, mode="sn", scale=1.0, **wrapper_kwargs):
             return SpectralNormalization(clone, mode=mode, scale=scale, **wrapper_kwargs)
         return clone
 
-    copy = keras.models.clone_model(model, clone_function=wrap)
-    for original, cloned in zip(model.layers, copy.layers):
-        target = cloned.layer if isinstance(cloned, SpectralNormalization) and not isinstance(
-            original, SpectralNormalization
-        ) else cloned
-        target.set_weights(original.get_weights())
+    copy = keras.models.clone_model(model, clone_function=wrap, recursive=True)
+    _copy_weights(model, copy)
     return copy
