@@ -69,8 +69,9 @@ def test_fcd_scale_real_halves_small_noise_large(extractor):
 def test_evaluate_generator_on_real_images_scores_like_real_data(extractor):
   real = data.load_array("mnist5k", "train")
   replay = lambda z: real[np.abs((z[:, 0] * 1e6).astype(np.int64)) % 2000]
-  results = evaluate_generator(replay, real[2000:], num_samples=200,
+  results = evaluate_generator(replay, real[2000:2500], num_samples=200,
                                batch_size=64, z_dim=4)
   assert results["extractor"] == "digits" and results["num_samples"] == 200
-  assert results["classifier_score"] > 5.0
-  assert results["kcd_std"] is None  # 200 vs 2000 samples fit in one KID block
+  # FCD is biased upwards at 200 vs 500 samples, but far below noise's ~385.
+  assert results["classifier_score"] > 5.0 and results["fcd"] < 20.0
+  assert results["kcd_std"] is None  # 200 vs 500 samples fit in one KID block

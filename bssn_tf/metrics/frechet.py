@@ -19,6 +19,11 @@ def _symmetric_psd_sqrt(matrix):
   return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
 
 
+def _unbiased_covariance(activations):
+  centered = activations - activations.mean(axis=0)
+  return centered.T @ centered / (len(activations) - 1)
+
+
 def _trace_sqrt_product(sigma_a, sigma_b):
   """tr((sigma_a sigma_b)^1/2), via the similar symmetric matrix A^1/2 B A^1/2."""
   sqrt_a = _symmetric_psd_sqrt(sigma_a)
@@ -32,8 +37,8 @@ def frechet_classifier_distance_from_activations(real_activations,
   """FID between two [n, d] activation sets (numpy arrays or tensors) as a float."""
   real, generated = as_activation_pair(real_activations, generated_activations)
   mean_difference = real.mean(axis=0) - generated.mean(axis=0)
-  sigma_real = np.cov(real, rowvar=False)
-  sigma_generated = np.cov(generated, rowvar=False)
+  sigma_real = _unbiased_covariance(real)
+  sigma_generated = _unbiased_covariance(generated)
   distance = (mean_difference @ mean_difference + np.trace(sigma_real) +
               np.trace(sigma_generated) -
               2.0 * _trace_sqrt_product(sigma_real, sigma_generated))

@@ -13,6 +13,7 @@ def write_json_atomically(path, record):
     with os.fdopen(descriptor, "w") as handle:
       json.dump(record, handle, indent=2, sort_keys=True, allow_nan=False)
       handle.write("\n")
+    os.chmod(temporary_path, 0o644)  # mkstemp makes it private; readers expect a normal file
     os.replace(temporary_path, path)
   except BaseException:
     os.unlink(temporary_path)
