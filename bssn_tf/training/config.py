@@ -1,0 +1,94 @@
+"""The plain configuration of one GAN training run; flags are turned into this."""
+import dataclasses
+import math
+from typing import Optional
+
+from bssn_tf.data.specs import DATASETS
+from bssn_tf.models.architectures import ARCHS
+from bssn_tf.models.normalization import NORMS
+from bssn_tf.training.losses import LOSSES
+
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
+# Fields that define the models and their data: a checkpoint made under other
+# values of these cannot be resumed.
+MODEL_FIELDS = ("dataset", "image_size", "arch", "width", "z_dim", "norm", "scale")
+
+
+class ConfigError(ValueError):
+    """A bad setting of a training run; the message names the setting."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Defaults follow the paper's standard-CNN protocol (DESIGN.md section 3)."""
+
+    model_dir: str
+    dataset: str = "mnist5k"
+    image_size: Optional[int] = None  # None: the dataset's default size.
+    arch: str = "cnn"
+    width: float = 1.0
+    z_dim: int = 128
+    norm: str = "bssn"
+    scale: float = 1.0
+    loss: str = "hinge"
+    steps: int = 100_000
+    batch_size: int = 64
+    n_dis: int = 1
+    g_lr: float = 1e-4
+    d_lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    seed: int = 0
+    strategy: str = "default"
+    jit_compile: bool = False
+    mixed_precision: str = "none"
+    deterministic: bool = False
+    checkpoint_every: int = 1000
+    sample_every: int = 1000
+    eval_every: int = 0  # 0 turns evaluation off.
+    eval_num_samples: int = 2000
+    eval_num_real: int = 2000
+    log_every: int = 100
+    data_dir: Optional[str] = None
+
+    def __post_init__(self):
+        _check_choice("dataset", self.dataset, sorted(DATASETS))
+        _check_choice("arch", self.arch, sorted(ARCHS))
+        _check_choice("norm", self.norm, sorted(NORMS))
+        _check_choice("loss", self.loss, sorted(LOSSES))
+        _check_choice("strategy", self.strategy, STRATEGIES)
+        _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        for name in ("g_lr", "d_lr", "scale", "width"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a finite number > 0; got {name}={value!r}.")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ConfigError(f"{name} must lie in [0, 1); got {name}={value!r}.")
+        positive = ("steps", "batch_size", "n_dis", "z_dim", "checkpoint_every",
+                    "eval_num_samples", "eval_num_real", "log_every")
+        for name in positive:
+            _check_int(name, getattr(self, name), minimum=1)
+        for name in ("sample_every", "eval_every"):
+            _check_int(name, getattr(self, name), minimum=0)
+        if self.image_size is not None:
+            _check_int("image_size", self.image_size, minimum=1)
+
+    def model_fields(self):
+        """The model-defining fields as a dict, stored in model_dir/config.json."""
+        return {name: getattr(self, name) for name in MODEL_FIELDS}
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {list(choices)}; got {name}={value!r}.")
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}; got {name}={value!r}.")

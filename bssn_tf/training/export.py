@@ -1,0 +1,52 @@
+"""The generator as a SavedModel: `serving_default(z) -> {"images"}`, plus its model card."""
+import os
+import platform
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bssn_tf.metrics.json_file import write_json_atomically
+
+EXPORT_DIR = "export"
+
+
+class _GeneratorModule(tf.Module):
+    def __init__(self, generator, z_dim):
+        super().__init__()
+        self.generator = generator
+        self.serve = tf.function(
+            lambda z: {"images": tf.cast(self.generator(z, training=False), tf.float32)},
+            input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
+
+
+def software_versions():
+    import bssn_tf
+
+    return {"bssn_tf": bssn_tf.__version__, "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def export_generator(generator, z_dim, model_dir, card):
+    """Writes model_dir/export/ (SavedModel and model_card.json) and returns its path.
+
+    The export is assembled in a temporary folder and renamed into place, so
+    `export/` is never half-written; an older export is replaced.
+    """
+    final = os.path.join(model_dir, EXPORT_DIR)
+    staging = tempfile.mkdtemp(dir=model_dir, prefix=".export-")
+    module = _GeneratorModule(generator, z_dim)
+    tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
+    write_json_atomically(os.path.join(staging, "model_card.json"),
+                          dict(card, z_dim=z_dim, software=software_versions()))
+    if os.path.exists(final):
+        retired = tempfile.mkdtemp(dir=model_dir, prefix=".export-old-")
+        os.replace(final, os.path.join(retired, EXPORT_DIR))
+        os.replace(staging, final)
+        shutil.rmtree(retired)
+    else:
+        os.replace(staging, final)
+    return final

@@ -1,0 +1,111 @@
+"""`train(config)`: the whole run, from an empty or partly trained model_dir to an export."""
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bssn_tf import data
+from bssn_tf.training import inputs, summaries
+from bssn_tf.training.checkpoints import CheckpointKeeper
+from bssn_tf.training.config import ConfigError
+from bssn_tf.training.evaluation import PeriodicEvaluator
+from bssn_tf.training.export import export_generator
+from bssn_tf.training.gan_trainer import GANTrainer
+from bssn_tf.training.progress import ProgressReporter
+from bssn_tf.training.run_directory import claim_model_dir
+from bssn_tf.training.samples import write_sample_grid
+from bssn_tf.training.strategies import is_chief, make_strategy
+
+SAMPLE_GRID_SIZE = 64
+LOG_DIR = "logs"
+
+
+def _write_summaries(step, outputs, diagnostic_values, trainer):
+    summaries.scalar("loss/d", outputs["d_loss"], step=step)
+    summaries.scalar("loss/g", outputs["g_loss"], step=step)
+    for name, value in diagnostic_values.items():
+        summaries.scalar(name, value, step=step)
+    for model_name, groups in (("d", trainer.d_layer_groups), ("g", trainer.g_layer_groups)):
+        norms = outputs[f"{model_name}_grad_norms"].numpy()
+        for (layer_name, _), norm in zip(groups, norms):
+            summaries.scalar(f"grad_norm/{model_name}/{layer_name}", norm, step=step)
+
+
+def train(config):
+    """Trains (or resumes) the GAN `config` describes; returns a summary dict.
+
+    Raises ConfigError for settings that cannot work here (checked before any
+    training step) and NonFiniteLossError when a loss becomes NaN/Inf.
+    """
+    started = time.time()
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = make_strategy(config.strategy)
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise ConfigError(f"batch_size={config.batch_size} is not divisible by the "
+                          f"{replicas} replicas of strategy={config.strategy}.")
+    if config.jit_compile and config.strategy in ("mirrored", "multiworker"):
+        raise ConfigError(f"jit_compile=True needs strategy=default or tpu; got "
+                          f"strategy={config.strategy} (its optimizer sync cannot be compiled).")
+    chief = is_chief(strategy)
+    claim_model_dir(config, write=chief)
+    spec = data.DATASETS[config.dataset]
+    image_size = config.image_size or spec.image_size
+
+    keras.utils.set_random_seed(config.seed)
+    trainer = GANTrainer(config, strategy, image_size, spec.channels)
+    keeper = CheckpointKeeper(trainer, config.model_dir)
+    keeper.restore_latest()
+    start_step = int(trainer.step.numpy())
+    evaluator = (PeriodicEvaluator(config, image_size, start_step)
+                 if config.eval_every and chief else None)
+
+    d_iterator = iter(strategy.experimental_distribute_dataset(inputs.discriminator_inputs(
+        config, image_size, int(trainer.real_batches_consumed.numpy()))))
+    g_iterator = iter(strategy.experimental_distribute_dataset(
+        inputs.generator_inputs(config, start_step)))
+    diagnostic_real = data.load_array(config.dataset, "train", image_size=image_size,
+                                      limit=config.batch_size, data_dir=config.data_dir)
+    diagnostic_z = inputs.latent_batch(config.seed, inputs.SAMPLE_STREAM, 1,
+                                       config.batch_size, config.z_dim)
+    sample_z = inputs.latent_batch(config.seed, inputs.SAMPLE_STREAM, 0, SAMPLE_GRID_SIZE,
+                                   config.z_dim)
+    writer = (tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR))
+              if chief else tf.summary.create_noop_writer())
+    progress = ProgressReporter(config.steps)
+
+    step = start_step
+    outputs = None
+    with writer.as_default():
+        while step < config.steps:
+            outputs = trainer.train_step(d_iterator, g_iterator)
+            step = int(trainer.step.numpy())
+            losses = {"d_loss": float(outputs["d_loss"]), "g_loss": float(outputs["g_loss"])}
+            keeper.check_losses(losses)
+            last = step == config.steps
+            if step % config.log_every == 0 or last:
+                values = trainer.diagnose(diagnostic_real, diagnostic_z)
+                _write_summaries(step, outputs, values, trainer)
+                progress.report(step, losses)
+            if chief and config.sample_every and (step % config.sample_every == 0 or last):
+                write_sample_grid(config.model_dir, step, trainer.generate(sample_z).numpy())
+            if evaluator and (step % config.eval_every == 0 or last):
+                results = evaluator.evaluate(step, trainer.generate)
+                summaries.scalar("eval/fcd", results["fcd"], step=step)
+                summaries.scalar("eval/classifier_score", results["classifier_score"], step=step)
+            if step % config.checkpoint_every == 0 or last:
+                keeper.save()
+    writer.flush()
+
+    export_dir = None
+    if chief:
+        export_dir = export_generator(trainer.generator, config.z_dim, config.model_dir, {
+            "flags": config.as_dict(), "steps": step,
+            "wall_time_s": round(time.time() - started, 1),
+            "image_shape": [image_size, image_size, spec.channels]})
+    return {"steps": step, "start_step": start_step, "export_dir": export_dir,
+            "losses": None if outputs is None else {
+                name: float(np.asarray(outputs[name])) for name in ("d_loss", "g_loss")}}
