@@ -5,6 +5,7 @@ honest by parsing it as the Python-syntax Starlark it is.
 """
 import ast
 import pathlib
+import re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGED_DIRS = ("bssn_tf", "train", "benchmarks", "tests")
@@ -12,6 +13,14 @@ PACKAGED_DIRS = ("bssn_tf", "train", "benchmarks", "tests")
 
 def build_targets():
     """Returns {rule: [(name, srcs)]} for every rule call in BUILD."""
+    return {
+        rule: [(name, srcs) for name, srcs, _ in entries]
+        for rule, entries in build_targets_with_deps().items()
+    }
+
+
+def build_targets_with_deps():
+    """Returns {rule: [(name, srcs, deps)]} for every rule call in BUILD."""
     tree = ast.parse((ROOT / "BUILD").read_text())
     targets = {}
     for node in ast.walk(tree):
@@ -20,7 +29,8 @@ def build_targets():
             if "srcs" not in kwargs:
                 continue
             srcs = [elt.value for elt in kwargs["srcs"].elts]
-            targets.setdefault(node.func.id, []).append((kwargs["name"].value, srcs))
+            deps = [elt.value for elt in kwargs["deps"].elts] if "deps" in kwargs else []
+            targets.setdefault(node.func.id, []).append((kwargs["name"].value, srcs, deps))
     return targets
 
 
@@ -48,3 +58,19 @@ def test_every_test_module_is_a_py_test():
     tests = {srcs[0] for _, srcs in build_targets().get("py_test", [])}
     on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py")}
     assert tests == on_disk
+
+
+def test_library_deps_cover_the_subpackages_they_import():
+    """`bssn_tf/<pkg>` importing `bssn_tf.<other>` must depend on `:<other>`."""
+    for name, srcs, deps in build_targets_with_deps()["py_library"]:
+        imported = set()
+        for src in srcs:
+            text = (ROOT / src).read_text()
+            imported |= set(re.findall(r"^\s*(?:from|import) bssn_tf\.(\w+)", text, re.M))
+        missing = sorted(f":{pkg}" for pkg in imported - {name} if f":{pkg}" not in deps)
+        assert not missing, f"{name} imports {missing} without depending on them"
+
+
+def test_layers_depend_on_nothing_else_in_the_package():
+    layers = [deps for name, _, deps in build_targets_with_deps()["py_library"] if name == "layers"]
+    assert layers == [[]]
