@@ -62,7 +62,13 @@ def _export_dir():
   else:
     path = value
   if not os.path.isdir(path):
-    raise FlagError(f"--{name}={value}: no generator export directory at {path}.")
+    hint = ""
+    if name == "zoo":
+      zoo_root = os.path.join(_REPO_ROOT, "zoo")
+      names = sorted(os.listdir(zoo_root)) if os.path.isdir(zoo_root) else []
+      hint = f" Zoo entries here: {', '.join(names) or 'none'}."
+    raise FlagError(
+        f"--{name}={value}: no generator export directory at {path}.{hint}")
   card_path = os.path.join(path, "model_card.json")
   if not os.path.isfile(card_path):
     raise FlagError(f"--{name}={value}: {card_path} is missing; it must hold z_dim.")
