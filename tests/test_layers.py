@@ -37,8 +37,28 @@ def reshapes(kernel, transposed):
 
 
 def run_training_calls(wrapper, x, n):
+    """n training-mode calls, compiled once so that long loops stay fast."""
+    if not wrapper.built:
+        wrapper(x)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        @jax.jit
+        def call(trainable, non_trainable):
+            return wrapper.stateless_call(trainable, non_trainable, x, training=True)[1]
+
+        trainable = [v.value for v in wrapper.trainable_variables]
+        non_trainable = [v.value for v in wrapper.non_trainable_variables]
+        for _ in range(n):
+            non_trainable = call(trainable, non_trainable)
+        for variable, value in zip(wrapper.non_trainable_variables, non_trainable):
+            variable.assign(value)
+        return
+    import tensorflow as tf
+
+    call = tf.function(lambda: wrapper(x, training=True))
     for _ in range(n):
-        wrapper(x, training=True)
+        call()
 
 
 LAYER_CASES = [

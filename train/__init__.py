@@ -1,0 +1,1 @@
+"""Command-line scripts: train, evaluate and export GANs (absl flags)."""
