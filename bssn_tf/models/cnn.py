@@ -1,9 +1,10 @@
 """The SNGAN "standard CNN" generator and discriminator (DESIGN.md section 3).
 
-Sizes: 32/48/64 px use `mg = size // 8` and three stride-2 deconvolutions, as in
-the paper. 28 px (MNIST) keeps the same layer list with `mg = 7` and makes the
-third deconv4x4 (to 64 channels) stride 1: 7 -> 14 -> 28 -> 28. The
-discriminator's three stride-2 convolutions end at `ceil(size / 8)` pixels
+Sizes: 32/48/64 px use `mg = size // 8` and three stride-2 deconvolutions
+(256, 128, 64 channels), as in the paper. 28 px (MNIST) starts at `mg = 7` and
+needs only two doublings, so its generator keeps the first two (256, 128;
+7 -> 14 -> 28) and drops the 64-channel one. The discriminator is the same
+for every size; its three stride-2 convolutions end at `ceil(size / 8)` pixels
 (4 for 28 px). `width` multiplies every channel count (base 64).
 """
 import keras
@@ -18,6 +19,7 @@ LEAKY_SLOPE = 0.1
 DISCRIMINATOR_CONVS = (
     (3, 1, 64), (4, 2, 64), (3, 1, 128), (4, 2, 128), (3, 1, 256), (4, 2, 256), (3, 1, 512))
 GENERATOR_DECONV_CHANNELS = (256, 128, 64)
+MNIST_SIZE = 28
 
 
 def check_image_size(image_size):
@@ -29,13 +31,18 @@ def check_image_size(image_size):
 def generator_start_size(image_size):
     """`mg`, the side of the generator's first feature map."""
     check_image_size(image_size)
-    return 7 if image_size == 28 else image_size // 8
+    return 7 if image_size == MNIST_SIZE else image_size // 8
+
+
+def generator_deconv_channels(image_size):
+    """Base channels of the generator's stride-2 deconv4x4 layers."""
+    check_image_size(image_size)
+    return GENERATOR_DECONV_CHANNELS[:2] if image_size == MNIST_SIZE else GENERATOR_DECONV_CHANNELS
 
 
 def cnn_generator(image_size=32, channels=3, z_dim=128, width=1.0, name="generator"):
     """z [n, z_dim] -> images [n, size, size, channels] in [-1, 1]; never normalized."""
     start = generator_start_size(image_size)
-    strides = (2, 2, 1) if image_size == 28 else (2, 2, 2)
     init = reference_layer_kwargs()
     z = keras.Input((z_dim,), name="z")
     top = scaled_channels(512, width)
@@ -43,9 +50,9 @@ def cnn_generator(image_size=32, channels=3, z_dim=128, width=1.0, name="generat
     x = keras.layers.BatchNormalization(synchronized=True, name="dense_bn")(x)
     x = keras.layers.ReLU(name="dense_relu")(x)
     x = keras.layers.Reshape((start, start, top), name="reshape")(x)
-    for index, (base, stride) in enumerate(zip(GENERATOR_DECONV_CHANNELS, strides)):
+    for index, base in enumerate(generator_deconv_channels(image_size)):
         x = keras.layers.Conv2DTranspose(
-            scaled_channels(base, width), 4, stride, padding="same",
+            scaled_channels(base, width), 4, 2, padding="same",
             name=f"deconv{index}", **init)(x)
         x = keras.layers.BatchNormalization(synchronized=True, name=f"deconv{index}_bn")(x)
         x = keras.layers.ReLU(name=f"deconv{index}_relu")(x)

@@ -16,7 +16,7 @@ MODEL_FIELDS = ("dataset", "image_size", "arch", "width", "z_dim", "norm", "scal
 
 
 class ConfigError(ValueError):
-    """A bad setting of a training run; the message names the setting."""
+    """A bad setting of a training run; the message starts with the setting's name."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,87 @@
+"""Trains a GAN with SN/BSSN; re-running the same command resumes it.
+
+  python -m train.train_gan --model_dir=runs/bssn_mnist5k --steps=2000 --width=0.5
+
+Defaults follow the paper's standard-CNN protocol (hinge loss, batch 64,
+Adam 1e-4 with betas 0.5/0.999, n_dis 1, z_dim 128) with BSSN in D. model_dir
+receives checkpoints/, samples/*.png, logs/ (TensorBoard), metrics.csv
+(with --eval_every) and, at the end, export/ (a generator SavedModel).
+Bad flags end the program with one line naming the flag.
+"""
+import sys
+
+from absl import app
+from absl import flags
+
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory (resumes if it holds one).")
+_DATASET = flags.DEFINE_string("dataset", "mnist5k", "bssn_tf.data dataset name.")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Image side (default: the dataset's).")
+_ARCH = flags.DEFINE_string("arch", "cnn", "cnn | resnet.")
+_WIDTH = flags.DEFINE_float("width", 1.0, "Channel multiplier (CNN base 64).")
+_Z_DIM = flags.DEFINE_integer("z_dim", 128, "Latent dimension.")
+_NORM = flags.DEFINE_string("norm", "bssn", "Discriminator normalization: none | sn | ssn | "
+                            "bsn | bssn | exact.")
+_SCALE = flags.DEFINE_float("scale", 1.0, "Scale c of ssn/bssn (ignored by the others).")
+_LOSS = flags.DEFINE_string("loss", "hinge", "hinge | ns (non-saturating).")
+_STEPS = flags.DEFINE_integer("steps", 100_000, "Generator steps to reach.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.")
+_N_DIS = flags.DEFINE_integer("n_dis", 1, "Discriminator steps per generator step.")
+_G_LR = flags.DEFINE_float("g_lr", 1e-4, "Generator Adam learning rate.")
+_D_LR = flags.DEFINE_float("d_lr", 1e-4, "Discriminator Adam learning rate.")
+_BETA1 = flags.DEFINE_float("beta1", 0.5, "Adam beta1.")
+_BETA2 = flags.DEFINE_float("beta2", 0.999, "Adam beta2.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of weights, data order and z.")
+_STRATEGY = flags.DEFINE_string("strategy", "default", "default | mirrored | multiworker | tpu.")
+_JIT_COMPILE = flags.DEFINE_bool("jit_compile", False, "XLA-compile the D and G steps.")
+_MIXED_PRECISION = flags.DEFINE_string("mixed_precision", "none",
+                                       "none | mixed_float16 | mixed_bfloat16.")
+_DETERMINISTIC = flags.DEFINE_bool("deterministic", False, "Enable TF op determinism.")
+_CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
+_SAMPLE_EVERY = flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids (0: off).")
+_EVAL_EVERY = flags.DEFINE_integer("eval_every", 0, "Steps between metrics.csv rows (0: off).")
+_EVAL_NUM_SAMPLES = flags.DEFINE_integer("eval_num_samples", 2000, "Generated images per eval.")
+_LOG_EVERY = flags.DEFINE_integer("log_every", 100, "Steps between summaries and progress lines.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
+
+
+def config_from_flags():
+    """The TrainConfig the flags describe; ConfigError names a bad flag."""
+    from bssn_tf.training import TrainConfig
+    from bssn_tf.training.config import ConfigError
+
+    if not _MODEL_DIR.value:
+        raise ConfigError("model_dir must be given.")
+    return TrainConfig(
+        model_dir=_MODEL_DIR.value, dataset=_DATASET.value, image_size=_IMAGE_SIZE.value,
+        arch=_ARCH.value, width=_WIDTH.value, z_dim=_Z_DIM.value, norm=_NORM.value,
+        scale=_SCALE.value, loss=_LOSS.value, steps=_STEPS.value,
+        batch_size=_BATCH_SIZE.value, n_dis=_N_DIS.value, g_lr=_G_LR.value,
+        d_lr=_D_LR.value, beta1=_BETA1.value, beta2=_BETA2.value, seed=_SEED.value,
+        strategy=_STRATEGY.value, jit_compile=_JIT_COMPILE.value,
+        mixed_precision=_MIXED_PRECISION.value, deterministic=_DETERMINISTIC.value,
+        checkpoint_every=_CHECKPOINT_EVERY.value, sample_every=_SAMPLE_EVERY.value,
+        eval_every=_EVAL_EVERY.value, eval_num_samples=_EVAL_NUM_SAMPLES.value,
+        log_every=_LOG_EVERY.value, data_dir=_DATA_DIR.value)
+
+
+def main(argv):
+    if len(argv) > 1:
+        sys.exit(f"train_gan: error: unexpected arguments {argv[1:]}.")
+    from bssn_tf.data import DatasetUnavailableError
+    from bssn_tf.training import NonFiniteLossError, train
+    from bssn_tf.training.config import ConfigError
+
+    try:
+        result = train(config_from_flags())
+    except ConfigError as error:
+        # ConfigError messages start with the setting's name, which is the flag's.
+        sys.exit(f"train_gan: error: --{' '.join(str(error).split())}")
+    except (NonFiniteLossError, FileNotFoundError) as error:
+        sys.exit(f"train_gan: error: {' '.join(str(error).split())}")
+    except DatasetUnavailableError as error:
+        sys.exit(f"train_gan: error: {error}")
+    print(f"trained to step {result['steps']}; generator exported to {result['export_dir']}")
+
+
+if __name__ == "__main__":
+    app.run(main)
