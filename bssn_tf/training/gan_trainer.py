@@ -19,15 +19,15 @@ from bssn_tf.training.precision import dtype_policy, make_adam
 class GANTrainer:
     """Owns the models and state that a checkpoint holds, and runs training steps."""
 
-    def __init__(self, config, strategy, image_size, channels):
+    def __init__(self, config, strategy, make_generator, make_discriminator):
+        """`make_generator()`/`make_discriminator()` build the models, inside the
+        strategy scope and the dtype policy; `for_config` passes the reference ones."""
         self.config = config
         self.strategy = strategy
         self.d_loss_fn, self.g_loss_fn = LOSSES[config.loss]
         with dtype_policy(config.mixed_precision), strategy.scope():
-            self.generator = build_generator(
-                config.arch, image_size, channels, config.z_dim, config.width)
-            self.discriminator = build_discriminator(
-                config.arch, image_size, channels, config.norm, config.scale, config.width)
+            self.generator = make_generator()
+            self.discriminator = make_discriminator()
             # DESIGN.md section 5: optimizers must be created and built inside
             # the scope, or the first distributed step fails.
             self.g_optimizer = make_adam(config.g_lr, config.beta1, config.beta2,
@@ -50,6 +50,16 @@ class GANTrainer:
         self.train_step = tf.function(self._train_step, autograph=False)
         self.diagnose = tf.function(self._diagnose, autograph=False)
         self.generate = tf.function(lambda z: self.generator(z, training=False), autograph=False)
+
+    @classmethod
+    def for_config(cls, config, strategy, image_size, channels):
+        """The trainer of `config.arch` with `config.norm` in the discriminator."""
+        return cls(
+            config, strategy,
+            lambda: build_generator(config.arch, image_size, channels, config.z_dim,
+                                    config.width),
+            lambda: build_discriminator(config.arch, image_size, channels, config.norm,
+                                        config.scale, config.width))
 
     def checkpointables(self):
         """Everything a resumed run needs, by checkpoint key."""

@@ -56,7 +56,7 @@ def train(config):
     image_size = config.image_size or spec.image_size
 
     keras.utils.set_random_seed(config.seed)
-    trainer = GANTrainer(config, strategy, image_size, spec.channels)
+    trainer = GANTrainer.for_config(config, strategy, image_size, spec.channels)
     keeper = CheckpointKeeper(trainer, config.model_dir)
     keeper.restore_latest()
     start_step = int(trainer.step.numpy())

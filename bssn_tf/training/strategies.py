@@ -7,7 +7,9 @@ def make_strategy(name):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # All GPUs, or else all logical CPUs (one unless the CPU was split).
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":

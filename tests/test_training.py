@@ -1,0 +1,230 @@
+"""The training library and train/train_gan.py: schedule, resume, NaN stop, strategies, export, CLI."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bssn_tf import models
+from bssn_tf.training import GANTrainer, NonFiniteLossError, TrainConfig, inputs, train
+from bssn_tf.training.strategies import make_strategy
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+from train import train_gan  # noqa: E402  pylint: disable=wrong-import-position
+
+TINY = dict(width=0.125, batch_size=8, z_dim=8, log_every=2, sample_every=2,
+            checkpoint_every=2)
+
+
+def tiny_config(model_dir, **overrides):
+    return TrainConfig(model_dir=str(model_dir), **dict(TINY, **overrides))
+
+
+def make_trainer(config, strategy):
+    keras.utils.set_random_seed(config.seed)
+    trainer = GANTrainer.for_config(config, strategy, 28, 1)
+    d_inputs = iter(strategy.experimental_distribute_dataset(
+        inputs.discriminator_inputs(config, 28, 0)))
+    g_inputs = iter(strategy.experimental_distribute_dataset(inputs.generator_inputs(config, 0)))
+    return trainer, lambda: trainer.train_step(d_inputs, g_inputs)
+
+
+def l2n(x):
+    return x / (np.linalg.norm(x) + 1e-12)
+
+
+def power_step(u, matrix):
+    return l2n(l2n(u @ matrix.T) @ matrix)
+
+
+@pytest.mark.parametrize("norm", ["sn", "bsn"])
+def test_u_advances_exactly_once_per_discriminator_step(tmp_path, norm):
+    trainer, step = make_trainer(tiny_config(tmp_path, norm=norm), tf.distribute.get_strategy())
+    wrappers = models.spectral_layers(trainer.discriminator)
+    for _ in range(3):
+        before = [(w.layer.kernel.numpy(), w.u.numpy(), getattr(w, "u2", None)) for w in wrappers]
+        before = [(k, u, None if u2 is None else u2.numpy()) for k, u, u2 in before]
+        step()
+        for wrapper, (kernel, u, u2) in zip(wrappers, before):
+            fan_in = kernel.reshape(-1, kernel.shape[-1])
+            np.testing.assert_allclose(wrapper.u.numpy(), power_step(u, fan_in), atol=2e-5)
+            assert u.size == 1 or not np.allclose(wrapper.u.numpy(), u)
+            if norm == "bsn":
+                fan_out = np.swapaxes(kernel, -1, -2).reshape(-1, kernel.shape[-2])
+                np.testing.assert_allclose(wrapper.u2.numpy(), power_step(u2, fan_out), atol=2e-5)
+
+
+def test_mirrored_on_two_devices_matches_default(tmp_path):
+    config = tiny_config(tmp_path, strategy="mirrored")
+    mirrored = make_strategy("mirrored")
+    assert mirrored.num_replicas_in_sync == 2
+    losses = {}
+    for name, strategy in (("default", tf.distribute.get_strategy()), ("mirrored", mirrored)):
+        _, step = make_trainer(config, strategy)
+        losses[name] = [[float(out["d_loss"]), float(out["g_loss"])]
+                        for out in (step() for _ in range(3))]
+    np.testing.assert_allclose(losses["mirrored"], losses["default"], rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory):
+    """A 2-step run with a checkpoint, samples and an export."""
+    model_dir = tmp_path_factory.mktemp("run")
+    result = train(tiny_config(model_dir, steps=2))
+    assert result["steps"] == 2
+    return model_dir
+
+
+def test_export_reloads_with_serving_signature_and_card(trained_dir):
+    export_dir = os.path.join(trained_dir, "export")
+    serving = tf.saved_model.load(export_dir).signatures["serving_default"]
+    images = serving(z=tf.random.normal([5, 8]))["images"].numpy()
+    assert images.shape == (5, 28, 28, 1) and images.dtype == np.float32
+    assert np.all(np.abs(images) <= 1.0)
+    with open(os.path.join(export_dir, "model_card.json")) as handle:
+        card = json.load(handle)
+    assert card["steps"] == 2 and card["z_dim"] == 8
+    assert card["flags"]["norm"] == "bssn" and card["flags"]["width"] == 0.125
+    assert "tensorflow" in card["software"]
+    assert os.path.exists(os.path.join(trained_dir, "samples", "step_0000002.png"))
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(trained_dir, tmp_path,
+                                                              monkeypatch):
+    model_dir = tmp_path / "run"
+    shutil.copytree(trained_dir, model_dir)
+    nan_batches = lambda seed, stream, batch_size, z_dim, start: tf.data.Dataset.from_tensors(
+        tf.fill([batch_size, z_dim], float("nan"))).repeat()
+    monkeypatch.setattr(inputs, "latent_batches", nan_batches)
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step 3.*ckpt-2"):
+        train(tiny_config(model_dir, steps=4))
+    checkpoints = model_dir / "checkpoints"
+    assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-2")
+    assert not list(checkpoints.glob("ckpt-3*"))
+    restored = GANTrainer.for_config(tiny_config(model_dir), tf.distribute.get_strategy(), 28, 1)
+    tf.train.Checkpoint(**restored.checkpointables()).restore(
+        str(checkpoints / "ckpt-2")).assert_consumed()
+    assert int(restored.step.numpy()) == 2
+    assert all(np.isfinite(v.numpy()).all() for v in restored.discriminator.variables)
+
+
+RESUME_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from bssn_tf.training import TrainConfig, train
+    from bssn_tf.training.checkpoints import CheckpointKeeper
+    import tensorflow as tf
+
+    def config(model_dir, steps):
+        return TrainConfig(model_dir=model_dir, steps=steps, width=0.125, batch_size=8, z_dim=8,
+                           checkpoint_every=3, sample_every=0, log_every=3, deterministic=True)
+
+    straight, interrupted = sys.argv[1], sys.argv[2]
+    train(config(straight, 6))
+    train(config(interrupted, 3))
+    train(config(interrupted, 6))
+    weights = []
+    for model_dir in (straight, interrupted):
+        reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir + "/checkpoints"))
+        names = sorted(reader.get_variable_to_shape_map())
+        weights.append({name: reader.get_tensor(name) for name in names
+                        if "OBJECT_GRAPH" not in name})
+    assert weights[0].keys() == weights[1].keys()
+    print(max(float(np.max(np.abs(np.asarray(weights[0][n], np.float64) - weights[1][n])))
+              for n in weights[0] if np.asarray(weights[0][n]).dtype != object))
+""")
+
+
+def test_resume_is_exact_with_op_determinism(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "a"), str(tmp_path / "b")],
+        capture_output=True, text=True, timeout=400, cwd=REPO_ROOT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert float(result.stdout.strip().splitlines()[-1]) == 0.0
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_multiworker_on_two_local_workers(tmp_path):
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "train.train_gan", "--strategy=multiworker", "--steps=2",
+             "--width=0.125", "--batch_size=8", "--z_dim=8", "--log_every=1",
+             "--checkpoint_every=2", "--sample_every=0", f"--model_dir={tmp_path}"],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, TF_CONFIG=json.dumps(tf_config), TF_CPP_MIN_LOG_LEVEL="3")))
+    try:
+        outputs = [process.communicate(timeout=300) for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    for process, (_, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr[-3000:]
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
+    assert os.path.isdir(tmp_path / "export")
+    assert not [name for name in os.listdir(tmp_path) if name.endswith("_checkpoints")]
+
+
+def run_main(*argv):
+    """Runs train_gan.main with these flags in-process; returns its exit message."""
+    train_gan.flags.FLAGS.unparse_flags()
+    train_gan.flags.FLAGS(["train_gan", *argv])
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            train_gan.main(["train_gan"])
+    finally:
+        train_gan.flags.FLAGS.unparse_flags()
+    return str(exit_info.value.code)
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("dataset", "cifar11"), ("arch", "vgg"), ("norm", "bsnn"), ("g_lr", "0"),
+    ("d_lr", "-0.5"), ("steps", "0"), ("batch_size", "-8"),
+])
+def test_bad_flag_is_one_line_naming_it(tmp_path, flag, value):
+    message = run_main(f"--model_dir={tmp_path}", f"--{flag}={value}")
+    assert "\n" not in message and message.startswith(f"train_gan: error: --{flag}")
+    assert value in message
+
+
+def test_batch_not_divisible_by_replicas(tmp_path):
+    message = run_main(f"--model_dir={tmp_path}", "--strategy=mirrored", "--batch_size=7")
+    assert "\n" not in message and message.startswith("train_gan: error: --batch_size=7")
+
+
+def test_model_dir_with_other_model_flags_is_refused(trained_dir):
+    message = run_main(f"--model_dir={trained_dir}", "--width=0.25", "--batch_size=8",
+                       "--z_dim=8")
+    assert "\n" not in message and message.startswith("train_gan: error: --model_dir=")
+    assert "width=0.125 (now 0.25)" in message
+
+
+def test_cli_error_has_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "train.train_gan", f"--model_dir={tmp_path}", "--norm=bsnn"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("train_gan: error: --norm")
