@@ -63,8 +63,8 @@ def _measure_ours(request, jit_compile):
         norm="bssn", scale=BSSN_SCALE, loss="hinge", batch_size=BATCH_SIZE, n_dis=1,
         g_lr=LEARNING_RATE, d_lr=LEARNING_RATE, beta1=BETAS[0], beta2=BETAS[1],
         jit_compile=jit_compile)
-    trainer = GANTrainer(train_config, tf.distribute.get_strategy(), config["image_size"],
-                         config["channels"])
+    trainer = GANTrainer.for_config(train_config, tf.distribute.get_strategy(),
+                                    config["image_size"], config["channels"])
     # Real images held in memory, fresh z every step: the step, not the data
     # pipeline, is what is timed (the same holds for the PyTorch side).
     shape = (BATCH_SIZE, config["image_size"], config["image_size"], config["channels"])

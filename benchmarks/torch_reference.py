@@ -254,9 +254,8 @@ def build_models(arch, image_size, channels, z_dim, width, norm, scale):
 
 
 def _keras_name(module_name):
-    """`body.conv0.conv` -> `conv0`; `blocks.block1.conv1` -> `block1_conv1`."""
-    parts = [part for part in module_name.split(".")
-             if part not in ("body", "blocks", "conv", "parametrizations", "original")]
+    """`body.conv0` -> `conv0`; `blocks.block1.conv1` -> `block1_conv1`."""
+    parts = [part for part in module_name.split(".") if part not in ("body", "blocks")]
     return "_".join(parts)
 
 
@@ -267,22 +266,28 @@ def layer_specs(model, example_input):
     def record(name, module):
         def hook(_, inputs, output):
             common = dict(name=name, parameters=sum(p.numel() for p in module.parameters()))
+            layer = module.conv if isinstance(module, SameConv2d) else module
             if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 specs.append(LayerSpec(kind="batchnorm", **common))
             elif isinstance(module, nn.Linear):
                 specs.append(LayerSpec(kind="dense", in_channels=module.in_features,
                                        out_channels=module.out_features, **common))
             else:
-                transposed = isinstance(module, nn.ConvTranspose2d)
+                transposed = isinstance(layer, nn.ConvTranspose2d)
                 specs.append(LayerSpec(
-                    kind="deconv" if transposed else "conv", in_channels=module.in_channels,
-                    out_channels=module.out_channels, kernel_size=tuple(module.kernel_size),
+                    kind="deconv" if transposed else "conv", in_channels=layer.in_channels,
+                    out_channels=layer.out_channels, kernel_size=tuple(layer.kernel_size),
                     in_spatial=tuple(inputs[0].shape[2:]),
                     out_spatial=tuple(output.shape[2:]), **common))
         return hook
 
-    counted = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d)
+    counted = (SameConv2d, nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d,
+               nn.BatchNorm2d)
+    # A SameConv2d is counted as a whole, so that its input is the unpadded one.
+    padded = {id(module.conv) for module in model.modules() if isinstance(module, SameConv2d)}
     for name, module in model.named_modules():
+        if id(module) in padded:
+            continue
         if isinstance(module, counted):
             hooks.append(module.register_forward_hook(record(_keras_name(name), module)))
         elif not isinstance(module, parametrize.ParametrizationList) and any(
