@@ -61,7 +61,7 @@ _ZOO_DIR = flags.DEFINE_string("zoo_dir", "zoo", "Where zoo runs' metrics.csv fi
 DEFAULTS = {
     "exploding": {"steps": 300, "width": 0.25, "seeds": 1, "repeats": 1, "eval_every": 0},
     "vanishing": {"steps": 100, "width": 0.25, "seeds": 1, "repeats": 3, "eval_every": 0},
-    "quality": {"steps": 150, "width": 0.125, "seeds": 1, "repeats": 1, "eval_every": 50},
+    "quality": {"steps": 100, "width": 0.125, "seeds": 1, "repeats": 1, "eval_every": 25},
 }
 NORMS = {"exploding": ("none", "sn", "bssn"), "vanishing": ("none", "sn", "exact", "bsn", "bssn"),
          "quality": ("sn", "bssn")}
