@@ -39,17 +39,19 @@ _WORK_DIR = flags.DEFINE_string("work_dir", "/tmp/bssn_claims",
 _DATASET = flags.DEFINE_string("dataset", "mnist5k", "bssn_tf.data dataset name.")
 _STEPS = flags.DEFINE_integer("steps", None, "Generator steps per run (default: per claim).")
 _WIDTH = flags.DEFINE_float("width", None, "Channel multiplier (default: per claim).")
-_SEEDS = flags.DEFINE_integer("seeds", None, "Seeds per setting (default: per claim).")
+_SEEDS = flags.DEFINE_integer("seeds", None, "Seeds per quality setting (default 1).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Batch size.")
 _LR = flags.DEFINE_float("lr", 2e-4, "Adam lr of G and D (exploding, vanishing).")
 _LOG_EVERY = flags.DEFINE_integer("log_every", 10, "Steps between measurements (exploding).")
-_REPEATS = flags.DEFINE_integer("repeats", None,
-                                "Copies of each stride-1 conv3x3 in D (1: the paper's D).")
+_REPEATS = flags.DEFINE_integer(
+    "repeats", None, "Copies of each stride-1 conv3x3 in D (1: the paper's D; default: "
+    "1 for exploding, 3 for vanishing).")
 _SCALE = flags.DEFINE_float("bssn_scale", 1.2, "The scale c of BSSN.")
 _NORMS = flags.DEFINE_list("norms", None, "D normalizations to compare (default: per claim).")
 _LRS = flags.DEFINE_list("lrs", ["1e-4", "2e-4", "4e-4"], "Stability grid: learning rates.")
 _N_DIS = flags.DEFINE_list("n_dis", ["1", "5"], "Stability grid: D steps per G step.")
-_EVAL_EVERY = flags.DEFINE_integer("eval_every", None, "Steps between FCD evaluations (quality).")
+_EVAL_EVERY = flags.DEFINE_integer("eval_every", None,
+                                   "Steps between FCD evaluations (quality; default 25).")
 _EVAL_SAMPLES = flags.DEFINE_integer("eval_num_samples", 1000, "Generated images per FCD.")
 _RISE_FACTOR = flags.DEFINE_float(
     "rise_factor", 1.5, "A quality run diverged if its last FCD exceeds this times its best.")
@@ -59,9 +61,9 @@ _ZOO_DIR = flags.DEFINE_string("zoo_dir", "zoo", "Where zoo runs' metrics.csv fi
 
 # Per-claim defaults, sized for ~20 minutes each on 2 shared CPU cores.
 DEFAULTS = {
-    "exploding": {"steps": 300, "width": 0.25, "seeds": 1, "repeats": 1, "eval_every": 0},
-    "vanishing": {"steps": 100, "width": 0.25, "seeds": 1, "repeats": 3, "eval_every": 0},
-    "quality": {"steps": 100, "width": 0.125, "seeds": 1, "repeats": 1, "eval_every": 25},
+    "exploding": {"steps": 300, "width": 0.25, "repeats": 1},
+    "vanishing": {"steps": 100, "width": 0.25, "repeats": 3},
+    "quality": {"steps": 100, "width": 0.125, "seeds": 1, "eval_every": 25},
 }
 NORMS = {"exploding": ("none", "sn", "bssn"), "vanishing": ("none", "sn", "exact", "bsn", "bssn"),
          "quality": ("sn", "bssn")}
