@@ -95,8 +95,9 @@ def _by_name(spec_dicts):
 
 
 def check_same_models(config, results):
-    """Raises ModelMismatchError unless every variant has our layers, parameters and FLOPs."""
-    reference_variant = next(v for v in results if v in OURS)
+    """Raises ModelMismatchError unless every variant has the first one's layers, parameters
+    and FLOPs (the first is ours unless --variants says otherwise)."""
+    reference_variant = next(iter(results))
     for model in ("generator_specs", "discriminator_specs"):
         ours = _by_name(results[reference_variant][model])
         for variant, result in results.items():
@@ -181,53 +182,40 @@ def kept_notes(path):
     return text.split(NOTES_MARKER, 1)[1] if NOTES_MARKER in text else "\n"
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    threads = {"intra_op": args.intra_op_threads, "inter_op": args.inter_op_threads}
-    started = datetime.datetime.now(datetime.timezone.utc)
-    load_start = os.getloadavg()
-    base = {"warmup": args.warmup, "threads": threads}
-
-    matmul = run_measurement({**base, "variant": "matmul", "repeats": args.matmul_repeats,
-                              "matmul_size": args.matmul_size})
+def render(args, command, started, load_start, matmul, all_results):
+    """RESULTS.md's text from every measurement so far (configs may be partial)."""
     matmul_stats = summarize(matmul["seconds"])
     matmul_flops_per_s = matmul["flops"] / matmul_stats["median"]
-    print(f"matmul {args.matmul_size}: {matmul_flops_per_s / 1e9:.1f} GFLOP/s", flush=True)
-
     versions, rows, medians, fractions, verification = {matmul["version"]}, [], {}, {}, []
-    for config in args.configs:
-        results = {}
-        for variant in args.variants:
-            results[variant] = run_measurement(
-                {**base, "variant": variant, "config": config, "repeats": args.repeats})
-            versions.add(results[variant]["version"])
-            print(f"{config} {variant}: median {summarize(results[variant]['seconds'])['median']:.3f} s",
-                  flush=True)
+    for config, results in all_results.items():
         generator, discriminator = check_same_models(config, results)
         flops = gan_step_flops(generator, discriminator, BATCH_SIZE)
         verification += spec_lines(config, "G", generator) + spec_lines(config, "D", discriminator)
         medians[config] = {}
         for variant, result in results.items():
             stats = summarize(result["seconds"])
+            versions.add(result["version"])
             rows.append((config, variant, stats, flops, result))
             medians[config][variant] = stats["median"]
             fractions[(config, variant)] = flops / stats["median"] / matmul_flops_per_s
-
-    command = "python -m benchmarks.train_step " + shlex.join(sys.argv[1:] if argv is None else argv)
+    measured = ", ".join(f"{config}: {'/'.join(results)}" for config, results in all_results.items())
     report = [
         "# Training-step benchmark", "",
         f"Written by `benchmarks/train_step.py` on {started:%Y-%m-%d %H:%M} UTC.", "",
-        f"Command: `{command.strip()}`", "",
+        f"Command: `{command}`", "",
+        f"Measured so far: {measured or 'nothing'}", "",
         *[f"- {line}" for line in machine_description(versions)],
-        f"- Threads, both frameworks: intra-op {threads['intra_op']}, inter-op {threads['inter_op']}",
+        f"- Threads, both frameworks: intra-op {args.intra_op_threads}, "
+        f"inter-op {args.inter_op_threads}",
         f"- Load average (1/5/15 min) at start: {' / '.join(f'{x:.2f}' for x in load_start)}; "
-        f"at end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"at last write: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"- Step: one D step + one G step, hinge loss, Adam(1e-4, 0.5, 0.999), batch {BATCH_SIZE}, "
         f"z {Z_DIM}; {args.warmup} warm-up steps, then {args.repeats} timed steps per variant",
         f"- Practical limit: {args.matmul_size}x{args.matmul_size} float32 TF matmul, median of "
         f"{args.matmul_repeats}: {matmul_flops_per_s / 1e9:.1f} GFLOP/s "
         f"(min-max {matmul['flops'] / matmul_stats['max'] / 1e9:.1f}-"
-        f"{matmul['flops'] / matmul_stats['min'] / 1e9:.1f}), peak RSS {matmul['peak_rss_mib']:.0f} MiB",
+        f"{matmul['flops'] / matmul_stats['min'] / 1e9:.1f}), peak RSS {matmul['peak_rss_mib']:.0f} MiB, "
+        f"load {matmul['load'][0]:.1f} / {matmul['load'][1]:.1f}",
         "- FLOPs per step = 4 G + 8 D (G, D: forward FLOPs of one batch through convs, deconvs "
         "and dense layers; see benchmarks/flop_count.py)", "",
         "## Results", "", *results_table(rows, matmul_flops_per_s), "",
@@ -237,9 +225,36 @@ def main(argv=None):
         "Per layer, forward at batch 64:", "", "```", *verification, "```", "",
         NOTES_MARKER,
     ]
-    text = "\n".join(report) + kept_notes(args.output)
-    pathlib.Path(args.output).write_text(text)
-    print("\n".join(report[report.index("## Results"):report.index("## Targets") + 4]))
+    return "\n".join(report) + kept_notes(args.output)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    command = "python -m benchmarks.train_step " + shlex.join(argv)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = os.getloadavg()
+    base = {"warmup": args.warmup,
+            "threads": {"intra_op": args.intra_op_threads, "inter_op": args.inter_op_threads}}
+
+    matmul = run_measurement({**base, "variant": "matmul", "repeats": args.matmul_repeats,
+                              "matmul_size": args.matmul_size})
+    print(f"matmul {args.matmul_size}: "
+          f"{matmul['flops'] / summarize(matmul['seconds'])['median'] / 1e9:.1f} GFLOP/s", flush=True)
+    all_results = {}
+    for config in args.configs:
+        all_results[config] = {}
+        for variant in args.variants:
+            result = run_measurement(
+                {**base, "variant": variant, "config": config, "repeats": args.repeats})
+            all_results[config][variant] = result
+            print(f"{config} {variant}: median {summarize(result['seconds'])['median']:.3f} s",
+                  flush=True)
+            # Rewritten after every measurement, so that a long run killed
+            # part-way still leaves what it measured.
+            text = render(args, command, started, load_start, matmul, all_results)
+            pathlib.Path(args.output).write_text(text)
+    print(text[text.index("## Results"):text.index("## Same model")])
 
 
 if __name__ == "__main__":
