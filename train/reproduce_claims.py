@@ -55,6 +55,10 @@ _EVAL_EVERY = flags.DEFINE_integer("eval_every", None,
 _EVAL_SAMPLES = flags.DEFINE_integer("eval_num_samples", 1000, "Generated images per FCD.")
 _RISE_FACTOR = flags.DEFINE_float(
     "rise_factor", 1.5, "A quality run diverged if its last FCD exceeds this times its best.")
+_OBJECTIVE = flags.DEFINE_enum(
+    "objective", "hinge_real", sorted(analysis.OBJECTIVES),
+    "Scalar of D(real batch) whose kernel gradients are measured (exploding, vanishing). "
+    "hinge_real is 0 once every real logit passes the margin; mean_output never saturates.")
 _POWER_ITERATIONS = flags.DEFINE_integer(
     "power_iterations", 100, "Power steps for each exact conv-operator norm (vanishing).")
 _ZOO_DIR = flags.DEFINE_string("zoo_dir", "zoo", "Where zoo runs' metrics.csv files are looked for.")
@@ -148,10 +152,11 @@ def probe_batches(seed, batch_size):
 
 
 def measure(trainer, real, z):
-    """Per-layer kernel-gradient norms of the hinge loss on real images, and ||dD/dx||."""
+    """Per-layer kernel-gradient norms of --objective on real images, and ||dD/dx||."""
     discriminator = trainer.discriminator
     fake = trainer.generate(z)
-    return {"layer_grad_norms": analysis.layer_gradient_norms(discriminator, real, "hinge_real"),
+    return {"layer_grad_norms": analysis.layer_gradient_norms(discriminator, real,
+                                                              _OBJECTIVE.value),
             "input_grad_norm": {"real": analysis.input_gradient_stats(discriminator, real),
                                 "fake": analysis.input_gradient_stats(discriminator, fake)}}
 
@@ -216,7 +221,7 @@ def exploding():
     save_json({"claim": "exploding", "settings": {
         "steps": steps, "width": width, "repeats": repeats, "lr": _LR.value,
         "batch_size": _BATCH_SIZE.value, "bssn_scale": _SCALE.value, "seed": 0,
-        "objective": "hinge_real (mean relu(1 - D(x)) on a fixed real batch)",
+        "objective": f"{_OBJECTIVE.value} of D on a fixed real batch",
         "init": "truncated normal stddev 0.02 for every norm"},
         "summary": summary, "runs": runs}, os.path.join(_OUT_DIR.value, "exploding.json"))
     return summary
@@ -249,7 +254,7 @@ def plot_exploding(runs):
         axis.set_yscale("log")
         axis.set_title(f"D norm = {norm}")
         axis.set_xlabel("training step")
-    axes[0].set_ylabel("||dL/dW_l||  (hinge loss on real batch)")
+    axes[0].set_ylabel(f"||dL/dW_l||, L = {_OBJECTIVE.value}(real batch)")
     axes[-1].legend(fontsize=7, loc="best")
     save_figure(figure, os.path.join(_OUT_DIR.value, "exploding_layer_grad_norms.png"))
     plt.close(figure)
@@ -305,7 +310,7 @@ def vanishing():
         "steps": steps, "width": width, "repeats": repeats, "lr": _LR.value,
         "batch_size": _BATCH_SIZE.value, "bssn_scale": _SCALE.value, "seed": 0,
         "power_iterations": _POWER_ITERATIONS.value,
-        "objective": "hinge_real (mean relu(1 - D(x)) on a fixed real batch)"},
+        "objective": f"{_OBJECTIVE.value} of D on a fixed real batch"},
         "summary": summary, "runs": runs}, os.path.join(_OUT_DIR.value, "vanishing.json"))
     return summary
 
@@ -337,7 +342,7 @@ def plot_vanishing(runs, steps):
         axis.set_yscale("log")
         axis.set_xlabel("layer depth (1 = input side)")
         axis.set_title(title)
-    axes[0].set_ylabel("||dL/dW_l||  (hinge loss on real batch)")
+    axes[0].set_ylabel(f"||dL/dW_l||, L = {_OBJECTIVE.value}(real batch)")
     axes[1].legend()
     save_figure(figure, os.path.join(_OUT_DIR.value, "vanishing_layer_grad_norms.png"))
     plt.close(figure)
