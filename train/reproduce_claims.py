@@ -56,7 +56,7 @@ _EVAL_SAMPLES = flags.DEFINE_integer("eval_num_samples", 1000, "Generated images
 _RISE_FACTOR = flags.DEFINE_float(
     "rise_factor", 1.5, "A quality run diverged if its last FCD exceeds this times its best.")
 _OBJECTIVE = flags.DEFINE_enum(
-    "objective", "hinge_real", sorted(analysis.OBJECTIVES),
+    "objective", "mean_output", sorted(analysis.OBJECTIVES),
     "Scalar of D(real batch) whose kernel gradients are measured (exploding, vanishing). "
     "hinge_real is 0 once every real logit passes the margin; mean_output never saturates.")
 _POWER_ITERATIONS = flags.DEFINE_integer(
