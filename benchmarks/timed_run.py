@@ -59,8 +59,9 @@ def _measure_ours(request, jit_compile):
     config = CONFIGS[request["config"]]
     keras.utils.set_random_seed(0)
     train_config = TrainConfig(
-        model_dir="unused", arch=config["arch"], width=config["width"], z_dim=Z_DIM,
-        norm="bssn", scale=BSSN_SCALE, loss="hinge", batch_size=BATCH_SIZE, n_dis=1,
+        model_dir="unused", arch=config["arch"], image_size=config["image_size"],
+        width=config["width"], z_dim=Z_DIM, norm="bssn", scale=BSSN_SCALE, loss="hinge",
+        batch_size=BATCH_SIZE, n_dis=1,
         g_lr=LEARNING_RATE, d_lr=LEARNING_RATE, beta1=BETAS[0], beta2=BETAS[1],
         jit_compile=jit_compile)
     trainer = GANTrainer.for_config(train_config, tf.distribute.get_strategy(),

@@ -186,7 +186,9 @@ def render(args, command, started, load_start, matmul, all_results):
     """RESULTS.md's text from every measurement so far (configs may be partial)."""
     matmul_stats = summarize(matmul["seconds"])
     matmul_flops_per_s = matmul["flops"] / matmul_stats["median"]
-    versions, rows, medians, fractions, verification = {matmul["version"]}, [], {}, {}, []
+    # "tensorflow X, keras Y" and "tensorflow X" name one TensorFlow.
+    versions = set(matmul["version"].split(", "))
+    rows, medians, fractions, verification = [], {}, {}, []
     for config, results in all_results.items():
         generator, discriminator = check_same_models(config, results)
         flops = gan_step_flops(generator, discriminator, BATCH_SIZE)
@@ -194,7 +196,7 @@ def render(args, command, started, load_start, matmul, all_results):
         medians[config] = {}
         for variant, result in results.items():
             stats = summarize(result["seconds"])
-            versions.add(result["version"])
+            versions.update(result["version"].split(", "))
             rows.append((config, variant, stats, flops, result))
             medians[config][variant] = stats["median"]
             fractions[(config, variant)] = flops / stats["median"] / matmul_flops_per_s
