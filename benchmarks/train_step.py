@@ -34,6 +34,7 @@ VARIANT_NAMES = {
 }
 TARGET_RATIO = 0.9
 TARGET_MATMUL_FRACTION = 0.7
+LOAD_LIMIT = 1.0  # above this, another process competed for the 2 cores
 NOTES_MARKER = "<!-- Hand-written notes below this line are kept when the script rewrites the file. -->"
 
 
@@ -156,10 +157,20 @@ def ratio_lines(medians):
 
 
 def spec_lines(config, model, specs):
-    lines = [f"{config} {model}: " + ", ".join(
+    return [f"{config} {model}: " + ", ".join(
         f"{spec.name} {spec.parameters} params / {forward_flops(spec) * BATCH_SIZE / 1e6:.1f} MFLOP"
         for spec in specs)]
-    return lines
+
+
+def load_warning(matmul, all_results):
+    """A warning line when another process competed for the cores during any measurement."""
+    loads = [load for result in [matmul] + [r for rs in all_results.values() for r in rs.values()]
+             for load in result["load"]]
+    if max(loads) <= LOAD_LIMIT:
+        return []
+    return [f"**Warning: the 1-minute load average reached {max(loads):.1f} on "
+            f"{os.cpu_count()} cores during the run; every time includes contention from other "
+            f"processes. Re-run on an idle machine before quoting a number.**", ""]
 
 
 def target_lines(medians, fractions):
@@ -206,6 +217,7 @@ def render(args, command, started, load_start, matmul, all_results):
         f"Written by `benchmarks/train_step.py` on {started:%Y-%m-%d %H:%M} UTC.", "",
         f"Command: `{command}`", "",
         f"Measured so far: {measured or 'nothing'}", "",
+        *load_warning(matmul, all_results),
         *[f"- {line}" for line in machine_description(versions)],
         f"- Threads, both frameworks: intra-op {args.intra_op_threads}, "
         f"inter-op {args.inter_op_threads}",
