@@ -6,6 +6,8 @@ ARCHS = {
     "resnet": (resnet.resnet_generator, resnet.resnet_discriminator),
 }
 
+IMAGE_SIZES = {"cnn": cnn.IMAGE_SIZES, "resnet": tuple(sorted(resnet.CONFIGS))}
+
 
 def check_arch(arch):
     if arch not in ARCHS:

@@ -4,7 +4,7 @@ import math
 from typing import Optional
 
 from bssn_tf.data.specs import DATASETS
-from bssn_tf.models.architectures import ARCHS
+from bssn_tf.models.architectures import ARCHS, IMAGE_SIZES
 from bssn_tf.models.normalization import NORMS
 from bssn_tf.training.losses import LOSSES
 
@@ -75,6 +75,17 @@ class TrainConfig:
             _check_int(name, getattr(self, name), minimum=0)
         if self.image_size is not None:
             _check_int("image_size", self.image_size, minimum=1)
+        if self.resolved_image_size not in IMAGE_SIZES[self.arch]:
+            given = ("" if self.image_size is not None
+                     else f" (the default of dataset={self.dataset})")
+            raise ConfigError(
+                f"image_size={self.resolved_image_size}{given} is not supported by "
+                f"arch={self.arch}; expected one of {IMAGE_SIZES[self.arch]}.")
+
+    @property
+    def resolved_image_size(self):
+        """`image_size`, or the dataset's default size when it is None."""
+        return self.image_size or DATASETS[self.dataset].image_size
 
     def model_fields(self):
         """The model-defining fields as a dict, stored in model_dir/config.json."""

@@ -53,7 +53,7 @@ def train(config):
     chief = is_chief(strategy)
     claim_model_dir(config, write=chief)
     spec = data.DATASETS[config.dataset]
-    image_size = config.image_size or spec.image_size
+    image_size = config.resolved_image_size
 
     keras.utils.set_random_seed(config.seed)
     trainer = GANTrainer.for_config(config, strategy, image_size, spec.channels)
