@@ -14,13 +14,15 @@ from train import reproduce_claims
 
 TINY = {
     "exploding": dict(steps=2, width=0.125, log_every=1, norms=["bssn"]),
-    "vanishing": dict(steps=1, width=0.125, repeats=1, power_iterations=3, norms=["exact"]),
+    "vanishing": dict(steps=1, width=0.125, repeats=1, power_iterations=3, norms=["exact"],
+                      depth_repeats=["1", "2"]),
     "quality": dict(steps=2, width=0.125, eval_every=1, eval_num_samples=100, lrs=["4e-4"],
                     n_dis=["1"], norms=["sn"], zoo_dir="no_zoo_here"),
 }
 FIGURES = {
     "exploding": ["exploding_layer_grad_norms.png", "exploding_input_grad_norm.png"],
-    "vanishing": ["vanishing_layer_grad_norms.png", "vanishing_weight_scale.png"],
+    "vanishing": ["vanishing_layer_grad_norms.png", "vanishing_weight_scale.png",
+                  "vanishing_depth_sweep.png"],
     "quality": ["quality_fcd_curves.png", "quality_stability_grid.png"],
 }
 

@@ -59,6 +59,8 @@ _OBJECTIVE = flags.DEFINE_enum(
     "objective", "mean_output", sorted(analysis.OBJECTIVES),
     "Scalar of D(real batch) whose kernel gradients are measured (exploding, vanishing). "
     "hinge_real is 0 once every real logit passes the margin; mean_output never saturates.")
+_DEPTHS = flags.DEFINE_list("depth_repeats", ["1", "2", "3", "4", "5"],
+                            "Vanishing: --repeats values of the at-init depth sweep.")
 _POWER_ITERATIONS = flags.DEFINE_integer(
     "power_iterations", 100, "Power steps for each exact conv-operator norm (vanishing).")
 _ZOO_DIR = flags.DEFINE_string("zoo_dir", "zoo", "Where zoo runs' metrics.csv files are looked for.")
@@ -305,14 +307,39 @@ def vanishing():
                           kernel_init="lecun" if norm == "none" else "truncated normal 0.02")
     summary = {norm: {moment: vanishing_summary(run[moment]) for moment in ("init", "trained")}
                for norm, run in runs.items()}
-    plot_vanishing(runs, steps)
+    sweep = depth_sweep(real, width)
+    for norm, points in sweep.items():
+        summary[norm]["depth_sweep_input_grad_norm"] = {
+            str(point["layers"]): point["input_grad_norm_real_mean"] for point in points}
+    plot_vanishing(runs, steps, sweep)
     save_json({"claim": "vanishing", "settings": {
         "steps": steps, "width": width, "repeats": repeats, "lr": _LR.value,
         "batch_size": _BATCH_SIZE.value, "bssn_scale": _SCALE.value, "seed": 0,
         "power_iterations": _POWER_ITERATIONS.value,
         "objective": f"{_OBJECTIVE.value} of D on a fixed real batch"},
-        "summary": summary, "runs": runs}, os.path.join(_OUT_DIR.value, "vanishing.json"))
+        "summary": summary, "runs": runs, "depth_sweep": sweep},
+        os.path.join(_OUT_DIR.value, "vanishing.json"))
     return summary
+
+
+def depth_sweep(real, width):
+    """At init, for each norm and depth: gradient norms of the first and last layer, ||dD/dx||."""
+    sweep = {}
+    for norm in norms_for("vanishing"):
+        for repeats in (int(value) for value in _DEPTHS.value):
+            keras.utils.set_random_seed(0)
+            discriminator = analysis.deep_cnn_discriminator(
+                repeats, norm=norm, scale=_SCALE.value if norm == "bssn" else 1.0, width=width,
+                image_size=IMAGE_SIZE, channels=CHANNELS,
+                init="lecun" if norm == "none" else "reference")
+            norms = list(analysis.layer_gradient_norms(discriminator, real,
+                                                       _OBJECTIVE.value).values())
+            sweep.setdefault(norm, []).append({
+                "repeats": repeats, "layers": len(norms),
+                "first_layer_grad_norm": norms[0], "last_layer_grad_norm": norms[-1],
+                "input_grad_norm_real_mean": analysis.input_gradient_stats(
+                    discriminator, real)["mean"]})
+    return sweep
 
 
 def vanishing_summary(snapshot):
@@ -330,7 +357,7 @@ def vanishing_summary(snapshot):
     }
 
 
-def plot_vanishing(runs, steps):
+def plot_vanishing(runs, steps, sweep):
 
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for axis, moment, title in zip(axes, ("init", "trained"),
@@ -364,6 +391,22 @@ def plot_vanishing(runs, steps):
         axis.set_xlabel("layer depth (1 = input side)")
     axes[0].legend()
     save_figure(figure, os.path.join(_OUT_DIR.value, "vanishing_weight_scale.png"))
+    plt.close(figure)
+
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for norm, points in sweep.items():
+        layers = [point["layers"] for point in points]
+        axes[0].plot(layers, [point["first_layer_grad_norm"] for point in points], marker="o",
+                     label=norm)
+        axes[1].plot(layers, [point["input_grad_norm_real_mean"] for point in points],
+                     marker="o", label=norm)
+    axes[0].set_ylabel(f"first layer ||dL/dW_1||, L = {_OBJECTIVE.value}")
+    axes[1].set_ylabel("mean ||dD(x)/dx||, real batch")
+    for axis in axes:
+        axis.set_yscale("log")
+        axis.set_xlabel("number of layers in D (at initialization)")
+    axes[1].legend()
+    save_figure(figure, os.path.join(_OUT_DIR.value, "vanishing_depth_sweep.png"))
     plt.close(figure)
 
 
