@@ -421,3 +421,16 @@ def test_spectralize_reaches_nested_models_and_skips_wrapped_layers():
     h = np.maximum(x @ to_numpy(nested.layers[0].normalized_kernel()) + to_numpy(nested.layers[0].layer.bias), 0)
     expected = h @ to_numpy(kept.normalized_kernel()) + to_numpy(kept.layer.bias)
     np.testing.assert_allclose(to_numpy(wrapped(x)), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [lambda: layers.Dense(5), lambda: layers.Embedding(9, 4)])
+def test_exact_mode_on_matrix_layers_is_plain_sn(make):
+    keras.utils.set_random_seed(16)
+    wrapper = ExactSN(make())
+    x = np.arange(9)[None, :] if isinstance(wrapper.layer, layers.Embedding) else np.ones((2, 3), "float32")
+    run_training_calls(wrapper, x, 60)
+    kernel = to_numpy(wrapper.layer.embeddings if isinstance(wrapper.layer, layers.Embedding) else wrapper.layer.kernel)
+    assert set(wrapper.spectral_norms()) == {"sigma"}
+    np.testing.assert_allclose(
+        float(to_numpy(wrapper.spectral_norms()["sigma"])), top_singular_value(kernel), rtol=1e-3
+    )

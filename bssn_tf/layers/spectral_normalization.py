@@ -38,6 +38,18 @@ def _check_arguments(mode, scale, power_iterations, eps):
         raise ValueError(f"eps must be a finite number > 0; got eps={eps!r}.")
 
 
+def _matrix_operator(matrix):
+    """`(apply, adjoint)` of a reshaped kernel: `u -> u @ M.T` and `v -> v @ M`."""
+
+    def apply(u):
+        return ops.matmul(u, ops.transpose(matrix))
+
+    def adjoint(v):
+        return ops.matmul(v, matrix)
+
+    return apply, adjoint
+
+
 @keras.saving.register_keras_serializable(package="bssn_tf")
 class SpectralNormalization(keras.layers.Wrapper):
     """Normalizes a layer's kernel by its spectral norm, times `scale`.
@@ -125,16 +137,11 @@ class SpectralNormalization(keras.layers.Wrapper):
             matrices.append((self.u2, kernel_layout.fan_out_matrix(kernel, self.layer)))
         sigmas, updates = [], []
         for u, matrix in matrices:
-            u_new, sigma = estimate_spectral_norm(
-                lambda x, m=matrix: ops.matmul(x, ops.transpose(m)),
-                lambda y, m=matrix: ops.matmul(y, m),
-                u,
-                self.power_iterations,
-                self.eps,
-            )
+            apply, adjoint = _matrix_operator(matrix)
+            u_new, sigma = estimate_spectral_norm(apply, adjoint, u, self.power_iterations, self.eps)
             sigmas.append(sigma)
             updates.append((u, u_new))
-        if self.mode == "sn":
+        if self.mode != "bsn":
             return {"sigma": sigmas[0]}, updates
         return {
             "sigma": (sigmas[0] + sigmas[1]) / 2.0,
