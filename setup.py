@@ -32,5 +32,7 @@ setup(
             "scikit-learn",
         ],
         "jax": ["jax"],
+        # Only benchmarks/train_step.py's PyTorch twin uses it.
+        "bench": ["torch==2.13.0"],
     },
 )
