@@ -30,7 +30,7 @@ from absl import flags  # noqa: E402
 from bssn_tf import analysis, data  # noqa: E402
 from bssn_tf.models import cnn_generator  # noqa: E402
 from bssn_tf.training import GANTrainer, NonFiniteLossError, TrainConfig, inputs, train  # noqa: E402
-from bssn_tf.training.run_directory import write_bytes_atomically  # noqa: E402
+from bssn_tf.metrics.json_file import write_bytes_atomically, write_json_atomically  # noqa: E402
 
 _CLAIM = flags.DEFINE_enum("claim", None, ["exploding", "vanishing", "quality"], "Which claim.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "docs/claims", "Where figures and JSON go.")
@@ -110,8 +110,7 @@ def save_figure(figure, path):
 
 
 def save_json(record, path):
-    write_bytes_atomically(path, (json.dumps(record, indent=1, sort_keys=True, allow_nan=False)
-                            + "\n").encode())
+    write_json_atomically(path, record)
 
 
 def finite_or_none(value):

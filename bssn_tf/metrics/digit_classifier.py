@@ -11,7 +11,6 @@ import functools
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from bssn_tf.metrics.feature_extractor import FeatureExtractor, require_image_batch

@@ -1,20 +1,25 @@
-"""Atomic JSON writes: a reader never sees a half-written metrics file or card."""
+"""Atomic file writes: a reader never sees a half-written metrics file, card or image."""
 import json
 import os
 import tempfile
 
 
-def write_json_atomically(path, record):
-  """Writes `record` as indented JSON to a temporary file, then os.replace()s `path`."""
+def write_bytes_atomically(path, payload):
+  """Writes `payload` to a temporary file in the same folder, then os.replace()s `path`."""
   directory = os.path.dirname(os.path.abspath(path))
-  descriptor, temporary_path = tempfile.mkstemp(
-      dir=directory, prefix=".tmp-", suffix=".json")
+  os.makedirs(directory, exist_ok=True)
+  descriptor, temporary_path = tempfile.mkstemp(dir=directory, prefix=".tmp-")
   try:
-    with os.fdopen(descriptor, "w") as handle:
-      json.dump(record, handle, indent=2, sort_keys=True, allow_nan=False)
-      handle.write("\n")
+    with os.fdopen(descriptor, "wb") as handle:
+      handle.write(payload)
     os.chmod(temporary_path, 0o644)  # mkstemp makes it private; readers expect a normal file
     os.replace(temporary_path, path)
   except BaseException:
     os.unlink(temporary_path)
     raise
+
+
+def write_json_atomically(path, record):
+  """Writes `record` as indented JSON (no NaN allowed) atomically."""
+  text = json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n"
+  write_bytes_atomically(path, text.encode("utf-8"))

@@ -1,7 +1,6 @@
 """model_dir bookkeeping: refusing foreign checkpoints, and writing files atomically."""
 import json
 import os
-import tempfile
 
 import tensorflow as tf
 
@@ -41,17 +40,3 @@ def claim_model_dir(config, write):
     if write:
         os.makedirs(config.model_dir, exist_ok=True)
         write_json_atomically(path, {"model": wanted, "run": config.as_dict()})
-
-
-def write_bytes_atomically(path, payload):
-    """Writes to a temporary file in the same folder, then renames it onto `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
