@@ -27,9 +27,6 @@ def normalized(layer, norm, scale):
     mode, scaled = NORMS[norm]
     if mode is None:
         return layer
-    if mode == "exact" and isinstance(layer, keras.layers.Dense):
-        # A Dense kernel is its own operator: its exact norm is plain SN's sigma.
-        mode = "sn"
     return SpectralNormalization(
         layer, mode=mode, scale=scale if scaled else 1.0, name=f"{layer.name}_{norm}")
 
