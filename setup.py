@@ -1,5 +1,13 @@
 """Installs bssn_tf; dependencies live here so `pip install .` is the one set-up step."""
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
+
+# The model zoo lives in the repository's zoo/ folder and installs as the data
+# package bssn_tf.zoo_files (zoo/__init__.py makes it importable in editable
+# installs too), where bssn_tf.zoo.registry finds it. Its subfolders are listed
+# as packages as well, or setuptools warns about data in unlisted folders.
+ZOO_PACKAGES = ["bssn_tf.zoo_files"] + [
+    f"bssn_tf.zoo_files.{name}"
+    for name in find_namespace_packages(where="zoo", exclude=["__pycache__", "*.__pycache__"])]
 
 setup(
     name="bssn_tf",
@@ -9,9 +17,11 @@ setup(
         "Normalization (BSSN) for Keras 3 / TensorFlow GANs."
     ),
     python_requires=">=3.10",
-    packages=find_packages(include=["bssn_tf", "bssn_tf.*", "train", "train.*"]),
+    packages=find_packages(include=["bssn_tf", "bssn_tf.*", "train", "train.*"]) + ZOO_PACKAGES,
+    package_dir={"bssn_tf.zoo_files": "zoo"},
     include_package_data=True,
-    package_data={"bssn_tf": ["**/*.json", "**/*.npz", "**/*.keras"]},
+    package_data={"bssn_tf": ["**/*.json", "**/*.npz", "**/*.keras"],
+                  **{package: ["*"] for package in ZOO_PACKAGES}},
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3",

@@ -11,15 +11,12 @@ own runs are 400k iterations at full width, so these are small-scale checks.
 """
 import csv
 import glob
-import io
 import json
 import math
 import os
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: figures go to files only
+from train.figure_file import save_figure
 
 import matplotlib.pyplot as plt  # noqa: E402
 import keras  # noqa: E402
@@ -30,7 +27,7 @@ from absl import flags  # noqa: E402
 from bssn_tf import analysis, data  # noqa: E402
 from bssn_tf.models import cnn_generator  # noqa: E402
 from bssn_tf.training import GANTrainer, NonFiniteLossError, TrainConfig, inputs, train  # noqa: E402
-from bssn_tf.metrics.json_file import write_bytes_atomically, write_json_atomically  # noqa: E402
+from bssn_tf.metrics.json_file import write_json_atomically  # noqa: E402
 
 _CLAIM = flags.DEFINE_enum("claim", None, ["exploding", "vanishing", "quality"], "Which claim.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "docs/claims", "Where figures and JSON go.")
@@ -101,12 +98,6 @@ def norms_for(claim):
 
 
 # ---------------------------------------------------------------- file output
-
-
-def save_figure(figure, path):
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    write_bytes_atomically(path, buffer.getvalue())
 
 
 def save_json(record, path):

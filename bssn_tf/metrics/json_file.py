@@ -1,6 +1,7 @@
 """Atomic file writes: a reader never sees a half-written metrics file, card or image."""
 import json
 import os
+import shutil
 import tempfile
 
 
@@ -23,3 +24,18 @@ def write_json_atomically(path, record):
   """Writes `record` as indented JSON (no NaN allowed) atomically."""
   text = json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n"
   write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def replace_directory_atomically(staging, final):
+  """Moves the finished folder `staging` to `final`, replacing any older `final`.
+
+  Both must be on one filesystem. A reader sees the old folder or the new one,
+  never a mix; only the brief gap between the two renames shows none.
+  """
+  if not os.path.exists(final):
+    os.replace(staging, final)
+    return
+  retired = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(final)), prefix=".retired-")
+  os.replace(final, os.path.join(retired, os.path.basename(final)))
+  os.replace(staging, final)
+  shutil.rmtree(retired)

@@ -1,14 +1,13 @@
 """The generator as a SavedModel: `serving_default(z) -> {"images"}`, plus its model card."""
 import os
 import platform
-import shutil
 import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from bssn_tf.metrics.json_file import write_json_atomically
+from bssn_tf.metrics.json_file import replace_directory_atomically, write_json_atomically
 
 EXPORT_DIR = "export"
 
@@ -30,6 +29,27 @@ def software_versions():
             "python": platform.python_version()}
 
 
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def hardware_description():
+    """Where the run happened, so wall times in a card can be compared."""
+    return {"machine": platform.machine(), "processor": _cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "intra_op_threads": (tf.config.threading.get_intra_op_parallelism_threads()
+                                 or os.environ.get("TF_NUM_INTRAOP_THREADS", "default")),
+            "devices": sorted({device.device_type
+                               for device in tf.config.list_logical_devices()})}
+
+
 def export_generator(generator, z_dim, model_dir, card):
     """Writes model_dir/export/ (SavedModel and model_card.json) and returns its path.
 
@@ -41,12 +61,7 @@ def export_generator(generator, z_dim, model_dir, card):
     module = _GeneratorModule(generator, z_dim)
     tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
     write_json_atomically(os.path.join(staging, "model_card.json"),
-                          dict(card, z_dim=z_dim, software=software_versions()))
-    if os.path.exists(final):
-        retired = tempfile.mkdtemp(dir=model_dir, prefix=".export-old-")
-        os.replace(final, os.path.join(retired, EXPORT_DIR))
-        os.replace(staging, final)
-        shutil.rmtree(retired)
-    else:
-        os.replace(staging, final)
+                          dict(card, z_dim=z_dim, software=software_versions(),
+                               hardware=hardware_description()))
+    replace_directory_atomically(staging, final)
     return final

@@ -1,0 +1,87 @@
+"""Finished runs read back from disk (config.json + metrics.csv), for studies across seeds.
+
+A study compares runs that differ only in their seed; grouping by every other
+training flag makes "identical flags" a checked fact rather than a promise.
+"""
+import csv
+import dataclasses
+import json
+import math
+import os
+
+from bssn_tf.training.evaluation import METRICS_FILE
+from bssn_tf.training.run_directory import CONFIG_FILE
+
+# Flags that say where a run lives or how often it reports, not what it trains.
+NON_SETTING_FLAGS = ("seed", "model_dir", "data_dir", "checkpoint_every", "sample_every",
+                     "log_every")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    model_dir: str
+    flags: dict
+    rows: tuple  # metrics.csv rows, numbers as float, in step order
+
+    @property
+    def name(self):
+        return os.path.basename(os.path.normpath(self.model_dir))
+
+    def column(self, name):
+        return [row[name] for row in self.rows]
+
+    def final(self, name):
+        if not self.rows:
+            raise ValueError(f"{self.model_dir} has no {METRICS_FILE} rows; "
+                             "train it with --eval_every > 0.")
+        return self.rows[-1][name]
+
+    def setting(self):
+        """Every training flag except the seed and bookkeeping, as a hashable key."""
+        return tuple(sorted((key, value) for key, value in self.flags.items()
+                            if key not in NON_SETTING_FLAGS))
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def read_run(model_dir):
+    """The run's flags (config.json "run") and its metrics.csv rows."""
+    config_path = os.path.join(model_dir, CONFIG_FILE)
+    if not os.path.isfile(config_path):
+        raise FileNotFoundError(f"{model_dir} is not a training run: {config_path} is missing.")
+    with open(config_path) as handle:
+        flags = json.load(handle)["run"]
+    rows = []
+    metrics_path = os.path.join(model_dir, METRICS_FILE)
+    if os.path.isfile(metrics_path):
+        with open(metrics_path, newline="") as handle:
+            rows = [{key: _number(value) for key, value in row.items()}
+                    for row in csv.DictReader(handle)]
+    rows.sort(key=lambda row: row["step"])
+    return RunRecord(model_dir, flags, tuple(rows))
+
+
+def group_by_setting(records):
+    """{setting key: [records sorted by seed]}, in first-seen order."""
+    groups = {}
+    for record in records:
+        groups.setdefault(record.setting(), []).append(record)
+    return {key: sorted(group, key=lambda record: record.flags["seed"])
+            for key, group in groups.items()}
+
+
+def mean_std(values):
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    values = [float(value) for value in values]
+    if not values:
+        raise ValueError("mean_std needs at least one value.")
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, 0.0
+    variance = sum((value - mean) ** 2 for value in values) / (len(values) - 1)
+    return mean, math.sqrt(variance)

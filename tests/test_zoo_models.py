@@ -1,0 +1,33 @@
+"""The shipped zoo: every model verifies, loads and reproduces its reference output."""
+import os
+
+import numpy as np
+
+from bssn_tf import zoo
+from bssn_tf.zoo import registry
+
+MAX_ZOO_BYTES = 60_000_000
+
+
+def test_the_zoo_ships_models():
+    assert zoo.available(), f"no models in {registry.zoo_root()}"
+
+
+def test_every_model_reproduces_its_reference_output():
+    for name in zoo.available():
+        directory = zoo.verify(name)
+        model = zoo.load(name)
+        z = zoo.latents(8, seed=0, z_dim=model.z_dim)
+        with np.load(os.path.join(directory, "reference_output.npz")) as reference:
+            np.testing.assert_array_equal(reference["z"], z, err_msg=name)
+            expected = reference["images"]
+        images = model(z)
+        np.testing.assert_allclose(images, expected, rtol=0, atol=1e-5, err_msg=name)
+        assert images.min() >= -1.0 and images.max() <= 1.0, name
+
+
+def test_the_zoo_stays_small():
+    root = registry.zoo_root()
+    total = sum(os.path.getsize(os.path.join(folder, name))
+                for folder, _, names in os.walk(root) for name in names)
+    assert total < MAX_ZOO_BYTES, f"{root} holds {total / 1e6:.1f} MB; the limit is 60 MB"

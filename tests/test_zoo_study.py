@@ -1,0 +1,99 @@
+"""run_records and the zoo study script, on hand-written runs with hand-computed numbers."""
+import csv
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from bssn_tf.training.run_records import group_by_setting, mean_std, read_run
+from train import zoo_study
+
+COLUMNS = ("step", "fcd", "kcd", "kcd_std", "classifier_score", "classifier_score_std",
+           "num_samples", "num_real", "extractor")
+
+
+def write_run(root, name, norm, seed, fcds, lr=2e-4, steps=None):
+    directory = os.path.join(root, name)
+    os.makedirs(directory)
+    run = {"norm": norm, "scale": 1.2 if norm == "bssn" else 1.0, "seed": seed,
+           "g_lr": lr, "d_lr": lr, "steps": steps or 100 * len(fcds),
+           "model_dir": directory, "log_every": 10, "dataset": "mnist5k"}
+    with open(os.path.join(directory, "config.json"), "w") as handle:
+        json.dump({"model": {"norm": norm}, "run": run}, handle)
+    with open(os.path.join(directory, "metrics.csv"), "w", newline="") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        for index, fcd in enumerate(fcds):
+            writer.writerow({"step": 100 * (index + 1), "fcd": fcd, "kcd": fcd / 1000,
+                             "kcd_std": 0.0, "classifier_score": 5.0 + seed,
+                             "classifier_score_std": 0.1, "num_samples": 10,
+                             "num_real": 10, "extractor": "digits"})
+    return directory
+
+
+def test_mean_std_matches_numpy_sample_std():
+    values = [3.0, 5.0, 10.0]
+    mean, std = mean_std(values)
+    assert mean == pytest.approx(6.0)
+    assert std == pytest.approx(np.std(values, ddof=1))  # sqrt(13)
+    assert std == pytest.approx(math.sqrt(13.0))
+    assert mean_std([4.0]) == (4.0, 0.0)
+    with pytest.raises(ValueError, match="at least one"):
+        mean_std([])
+
+
+def test_runs_group_by_every_flag_but_the_seed(tmp_path):
+    paths = [write_run(tmp_path, "sn_s0", "sn", 0, [50.0, 30.0]),
+             write_run(tmp_path, "sn_s1", "sn", 1, [60.0, 20.0]),
+             write_run(tmp_path, "bssn_s0", "bssn", 0, [40.0, 10.0]),
+             write_run(tmp_path, "sn_fast_s0", "sn", 0, [40.0, 35.0], lr=4e-4)]
+    groups = group_by_setting([read_run(path) for path in paths])
+    assert [[record.name for record in group] for group in groups.values()] == [
+        ["sn_s0", "sn_s1"], ["bssn_s0"], ["sn_fast_s0"]]
+    record = read_run(paths[0])
+    assert record.column("step") == [100.0, 200.0]
+    assert record.final("fcd") == 30.0
+
+
+def test_read_run_refuses_a_folder_without_config(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        read_run(str(tmp_path))
+
+
+def test_divergence_reasons(tmp_path):
+    fine = read_run(write_run(tmp_path, "a", "sn", 0, [50.0, 30.0, 40.0]))
+    rising = read_run(write_run(tmp_path, "b", "sn", 1, [50.0, 20.0, 31.0]))
+    stopped = read_run(write_run(tmp_path, "c", "sn", 2, [50.0], steps=500))
+    assert zoo_study.diverged(fine, rise_factor=1.5) is None  # 40 <= 1.5 * 30
+    assert "rose from 20 to 31" in zoo_study.diverged(rising, rise_factor=1.5)
+    assert "stopped" in zoo_study.diverged(stopped, rise_factor=1.5)
+
+
+def test_study_table_json_and_readme_block(tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, "sn_s0", "sn", 0, [50.0, 30.0])
+    write_run(runs, "sn_s1", "sn", 1, [60.0, 20.0])
+    write_run(runs, "bssn_s0", "bssn", 0, [40.0, 10.0])
+    write_run(runs, "bssn_s1", "bssn", 1, [45.0, 14.0])
+    readme = tmp_path / "README.md"
+    readme.write_text("# Zoo\nkept above\n\n" + zoo_study.BEGIN_MARKER + "\nold\n"
+                      + zoo_study.END_MARKER + "\nkept below\n")
+    out_dir = tmp_path / "out"
+    zoo_study.flags.FLAGS(["zoo_study", f"--runs={runs}/*", f"--out_dir={out_dir}",
+                           f"--readme={readme}"])
+    zoo_study.main([])
+    study = json.loads((out_dir / "study.json").read_text())
+    by_norm = {row["norm"]: row for row in study["settings"]}
+    assert by_norm["sn"]["fcd"]["mean"] == pytest.approx(25.0)
+    assert by_norm["sn"]["fcd"]["std"] == pytest.approx(np.std([30.0, 20.0], ddof=1))
+    assert by_norm["bssn"]["fcd"]["mean"] == pytest.approx(12.0)
+    assert by_norm["bssn"]["kcd"]["mean"] == pytest.approx(0.012)
+    assert study["varying_flags"] == ["norm", "scale"]
+    text = readme.read_text()
+    assert text.startswith("# Zoo\nkept above\n") and text.endswith("kept below\n")
+    assert "old" not in text
+    assert "| base | bssn | 1.2 | 2 | 12.00 ± 2.83 | 12.00 ± 2.83 |" in text
+    assert "| base | sn | - | 2 | 25.00 ± 7.07 |" in text
+    assert (out_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

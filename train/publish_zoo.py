@@ -1,0 +1,114 @@
+"""Turns a finished training run into a zoo model: zoo/NAME/ plus its line in zoo/index.json.
+
+  python -m train.publish_zoo --model_dir=runs/base_bssn_s0 --name=cnn_bssn
+
+The run's export (SavedModel and model_card.json) is copied, scored on
+--num_samples generated images against the whole real training split
+(FCD, KCD, classifier score with the shipped digit classifier), and given a
+sample grid, a reference output for the reproducibility test, the run's
+metrics.csv, and the sha256 of every file in the card. The folder is built
+beside zoo/NAME and renamed into place, so a reader never sees half of it.
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+
+from bssn_tf import data, metrics
+from bssn_tf.metrics.json_file import (replace_directory_atomically, write_bytes_atomically,
+                                       write_json_atomically)
+from bssn_tf.training.evaluation import METRICS_FILE
+from bssn_tf.training.export import EXPORT_DIR
+from bssn_tf.training.run_records import read_run
+from bssn_tf.training.samples import image_grid
+from bssn_tf.zoo import generator, integrity, registry
+
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Finished training run (holds export/).")
+_NAME = flags.DEFINE_string("name", None, "Zoo name, e.g. cnn_bssn.")
+_ZOO_DIR = flags.DEFINE_string("zoo_dir", "zoo", "Zoo root holding index.json.")
+_NUM_SAMPLES = flags.DEFINE_integer("num_samples", 10000, "Generated images for the metrics.")
+_SUMMARY = flags.DEFINE_string("summary", "", "One line on what the model is, for `list`.")
+
+GRID_SIZE = 64
+REFERENCE_SIZE = 8
+EXTRACTOR = "digits"
+
+
+def _saved_model_generator(directory):
+    serve = tf.saved_model.load(directory).signatures["serving_default"]
+    return lambda z: serve(z=tf.constant(z, tf.float32))["images"].numpy()
+
+
+def score(generate, flags_used, num_samples):
+    """10k-sample metrics against every real training image, named with their extractor."""
+    real = data.load_array(flags_used["dataset"], "train", image_size=flags_used["image_size"])
+    results = metrics.evaluate_generator(generate, real, extractor=EXTRACTOR,
+                                         num_samples=num_samples, seed=0,
+                                         z_dim=flags_used["z_dim"], progress=True)
+    return dict(results, real_split="train", seed=0,
+                extractor_file="bssn_tf/metrics/assets/digit_classifier.keras")
+
+
+def build_card(export_card, run, model_metrics, checksums, name, summary):
+    flags_used = run.flags
+    return dict(
+        export_card, name=name, summary=summary, dataset=flags_used["dataset"],
+        arch=flags_used["arch"], norm=flags_used["norm"],
+        scale=flags_used["scale"] if flags_used["norm"] in ("ssn", "bssn") else None,
+        metrics=model_metrics,
+        reference_output={"file": "reference_output.npz", "z": "bssn_tf.zoo.latents"
+                          f"({REFERENCE_SIZE}, seed=0, z_dim)"},
+        files=checksums)
+
+
+def publish(model_dir, name, zoo_dir, num_samples, summary):
+    run = read_run(model_dir)
+    export_dir = os.path.join(model_dir, EXPORT_DIR)
+    with open(os.path.join(export_dir, integrity.CARD)) as handle:
+        export_card = json.load(handle)
+    if export_card["steps"] != run.flags["steps"]:
+        raise ValueError(f"{model_dir} stopped at step {export_card['steps']} of "
+                         f"{run.flags['steps']}; only finished runs are published.")
+    os.makedirs(zoo_dir, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=zoo_dir, prefix=f".{name}-")
+    try:
+        shutil.copytree(export_dir, staging, dirs_exist_ok=True)
+        shutil.copy(os.path.join(model_dir, METRICS_FILE),
+                    os.path.join(staging, "training_metrics.csv"))
+        generate = _saved_model_generator(staging)
+        z_dim = export_card["z_dim"]
+        write_bytes_atomically(os.path.join(staging, "samples.png"), tf.io.encode_png(
+            image_grid(generate(generator.latents(GRID_SIZE, 0, z_dim)))).numpy())
+        reference_z = generator.latents(REFERENCE_SIZE, 0, z_dim)
+        np.savez(os.path.join(staging, "reference_output.npz"), z=reference_z,
+                 images=generate(reference_z))
+        model_metrics = score(generate, run.flags, num_samples)
+        card = build_card(export_card, run, model_metrics,
+                          integrity.file_checksums(staging), name, summary)
+        write_json_atomically(os.path.join(staging, "model_card.json"), card)
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; a zoo folder is public
+        replace_directory_atomically(staging, os.path.join(zoo_dir, name))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    registry.add_to_index(zoo_dir, name, card)
+    return card
+
+
+def main(argv):
+    del argv
+    if not _MODEL_DIR.value or not _NAME.value:
+        sys.exit("give --model_dir and --name.")
+    card = publish(_MODEL_DIR.value, _NAME.value, _ZOO_DIR.value, _NUM_SAMPLES.value,
+                   _SUMMARY.value)
+    print({key: card["metrics"][key] for key in ("fcd", "kcd", "classifier_score")})
+
+
+if __name__ == "__main__":
+    app.run(main)

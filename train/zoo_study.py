@@ -1,0 +1,151 @@
+"""Tables and curves of the zoo study: SN against BSSN across seeds and settings.
+
+  python -m train.zoo_study --runs='zoo/study/*' --out_dir=zoo/study --readme=zoo/README.md
+
+Runs are grouped by every training flag except the seed
+(`bssn_tf.training.run_records`), so each table row is a set of runs whose
+flags are identical but for the seed. Writes `curves.png` (FCD over steps,
+mean and std over seeds) and `study.json` into --out_dir, and rewrites the
+part of --readme between the study markers; the rest of the README is kept.
+"""
+import glob
+import os
+import sys
+
+from train.figure_file import save_figure
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from bssn_tf.metrics.json_file import write_bytes_atomically, write_json_atomically  # noqa: E402
+from bssn_tf.training.run_records import group_by_setting, mean_std, read_run  # noqa: E402
+
+_RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")
+_OUT_DIR = flags.DEFINE_string("out_dir", "zoo/study", "Where curves.png and study.json go.")
+_README = flags.DEFINE_string("readme", "zoo/README.md", "README whose study block is rewritten.")
+_RISE_FACTOR = flags.DEFINE_float(
+    "rise_factor", 1.5, "A run diverged if it stopped early or its last FCD exceeds this "
+    "times its best.")
+
+BEGIN_MARKER = "<!-- study:begin (written by python -m train.zoo_study) -->"
+END_MARKER = "<!-- study:end -->"
+# Flags that tell a setting apart in the tables when they differ between groups.
+NORM_FLAGS = ("norm", "scale")
+
+
+def diverged(record, rise_factor):
+    """Why the run counts as diverged, or None."""
+    if not record.rows or record.final("step") < record.flags["steps"]:
+        return "stopped before its last step"
+    fcds = record.column("fcd")
+    if not np.all(np.isfinite(fcds)):
+        return "non-finite FCD"
+    if fcds[-1] > rise_factor * min(fcds):
+        return f"FCD rose from {min(fcds):.3g} to {fcds[-1]:.3g}"
+    return None
+
+
+def varying_flags(groups):
+    """Flags whose value differs between groups: the ones worth printing."""
+    settings = [dict(key) for key in groups]
+    names = sorted({name for setting in settings for name in setting})
+    return [name for name in names
+            if len({repr(setting.get(name)) for setting in settings}) > 1]
+
+
+def summarize(groups, rise_factor):
+    varying = varying_flags(groups)
+    rows = []
+    for key, records in groups.items():
+        setting = dict(key)
+        row = {"setting": {name: setting.get(name) for name in varying},
+               "norm": setting["norm"], "scale": setting["scale"],
+               "steps": setting["steps"],
+               "seeds": [record.flags["seed"] for record in records],
+               "runs": [record.name for record in records],
+               "diverged": {record.name: reason for record in records
+                            if (reason := diverged(record, rise_factor))}}
+        for metric in ("fcd", "kcd", "classifier_score"):
+            finals = [record.final(metric) for record in records if record.rows]
+            row[metric] = dict(zip(("mean", "std"), mean_std(finals)), values=finals)
+        row["curves"] = [{"steps": record.column("step"), "fcd": record.column("fcd")}
+                         for record in records]
+        rows.append(row)
+    return varying, rows
+
+
+def _describe(setting, skip=NORM_FLAGS):
+    return ", ".join(f"{name}={value}" for name, value in setting.items()
+                     if name not in skip) or "base"
+
+
+def markdown_table(rows):
+    lines = ["| setting | norm | scale | seeds | final FCD | final KCD (x1e3) "
+             "| classifier score | diverged |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
+    for row in rows:
+        scale = row["scale"] if row["norm"] in ("ssn", "bssn") else "-"
+        kcd = {key: 1e3 * row["kcd"][key] for key in ("mean", "std")}
+        diverged_runs = "; ".join(f"{name}: {why}" for name, why in row["diverged"].items())
+        lines.append(
+            f"| {_describe(row['setting'])} | {row['norm']} | {scale} | {len(row['seeds'])} "
+            f"| {row['fcd']['mean']:.2f} ± {row['fcd']['std']:.2f} "
+            f"| {kcd['mean']:.2f} ± {kcd['std']:.2f} "
+            f"| {row['classifier_score']['mean']:.2f} ± {row['classifier_score']['std']:.2f} "
+            f"| {len(row['diverged'])}/{len(row['seeds'])} {diverged_runs} |")
+    return "\n".join(lines)
+
+
+def plot_curves(rows, path):
+    """One panel per setting (norm aside); a mean line and a std band per norm."""
+    panels = {}
+    for row in rows:
+        panels.setdefault(_describe(row["setting"]), []).append(row)
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
+    for axis, (title, panel_rows) in zip(axes[0], panels.items()):
+        for row in panel_rows:
+            length = min(len(curve["fcd"]) for curve in row["curves"])
+            steps = row["curves"][0]["steps"][:length]
+            fcds = np.array([curve["fcd"][:length] for curve in row["curves"]])
+            mean, std = fcds.mean(axis=0), fcds.std(axis=0, ddof=1 if len(fcds) > 1 else 0)
+            label = row["norm"] + (f" c={row['scale']}" if row["norm"] in ("ssn", "bssn") else "")
+            axis.plot(steps, mean, marker="o", label=f"{label} (n={len(fcds)})")
+            axis.fill_between(steps, mean - std, mean + std, alpha=0.2)
+        axis.set(title=title, xlabel="generator step", ylabel="FCD (lower is better)",
+                 yscale="log")
+        axis.legend()
+    save_figure(figure, path)
+    plt.close(figure)
+
+
+def replace_block(text, block):
+    """`text` with the study block replaced (or appended when the markers are absent)."""
+    new_block = f"{BEGIN_MARKER}\n{block}\n{END_MARKER}"
+    if BEGIN_MARKER in text and END_MARKER in text:
+        head, rest = text.split(BEGIN_MARKER, 1)
+        return head + new_block + rest.split(END_MARKER, 1)[1]
+    return text.rstrip("\n") + "\n\n" + new_block + "\n"
+
+
+def main(argv):
+    del argv
+    run_dirs = sorted(path for path in glob.glob(_RUNS.value) if os.path.isdir(path))
+    if not run_dirs:
+        sys.exit(f"--runs={_RUNS.value} matches no run directory.")
+    groups = group_by_setting([read_run(path) for path in run_dirs])
+    varying, rows = summarize(groups, _RISE_FACTOR.value)
+    os.makedirs(_OUT_DIR.value, exist_ok=True)
+    plot_curves(rows, os.path.join(_OUT_DIR.value, "curves.png"))
+    write_json_atomically(os.path.join(_OUT_DIR.value, "study.json"),
+                          {"varying_flags": varying, "rise_factor": _RISE_FACTOR.value,
+                           "settings": rows})
+    table = markdown_table(rows)
+    readme = open(_README.value).read() if os.path.exists(_README.value) else ""
+    write_bytes_atomically(_README.value, replace_block(readme, table).encode())
+    print(table)
+
+
+if __name__ == "__main__":
+    app.run(main)
