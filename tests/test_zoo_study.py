@@ -17,7 +17,7 @@ COLUMNS = ("step", "fcd", "kcd", "kcd_std", "classifier_score", "classifier_scor
 def write_run(root, name, norm, seed, fcds, lr=2e-4, steps=None):
     directory = os.path.join(root, name)
     os.makedirs(directory)
-    run = {"norm": norm, "scale": 1.2 if norm == "bssn" else 1.0, "seed": seed,
+    run = {"norm": norm, "scale": 1.2 if norm == "bssn" else 1.0 + seed, "seed": seed,
            "g_lr": lr, "d_lr": lr, "steps": steps or 100 * len(fcds),
            "model_dir": directory, "log_every": 10, "dataset": "mnist5k"}
     with open(os.path.join(directory, "config.json"), "w") as handle:
@@ -45,6 +45,7 @@ def test_mean_std_matches_numpy_sample_std():
 
 
 def test_runs_group_by_every_flag_but_the_seed(tmp_path):
+    # The sn runs record different --scale values (1.0 + seed), which sn ignores.
     paths = [write_run(tmp_path, "sn_s0", "sn", 0, [50.0, 30.0]),
              write_run(tmp_path, "sn_s1", "sn", 1, [60.0, 20.0]),
              write_run(tmp_path, "bssn_s0", "bssn", 0, [40.0, 10.0]),

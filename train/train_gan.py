@@ -13,6 +13,8 @@ import sys
 from absl import app
 from absl import flags
 
+from bssn_tf.layers import DEFAULT_BSSN_SCALE
+
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory (resumes if it holds one).")
 _DATASET = flags.DEFINE_string("dataset", "mnist5k", "bssn_tf.data dataset name.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Image side (default: the dataset's).")
@@ -21,7 +23,8 @@ _WIDTH = flags.DEFINE_float("width", 1.0, "Channel multiplier (CNN base 64).")
 _Z_DIM = flags.DEFINE_integer("z_dim", 128, "Latent dimension.")
 _NORM = flags.DEFINE_string("norm", "bssn", "Discriminator normalization: none | sn | ssn | "
                             "bsn | bssn | exact.")
-_SCALE = flags.DEFINE_float("scale", 1.0, "Scale c of ssn/bssn (ignored by the others).")
+_SCALE = flags.DEFINE_float("scale", DEFAULT_BSSN_SCALE,
+                            "Scale c of ssn/bssn (ignored by the others).")
 _LOSS = flags.DEFINE_string("loss", "hinge", "hinge | ns (non-saturating).")
 _STEPS = flags.DEFINE_integer("steps", 100_000, "Generator steps to reach.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.")

@@ -61,7 +61,7 @@ def summarize(groups, rise_factor):
     for key, records in groups.items():
         setting = dict(key)
         row = {"setting": {name: setting.get(name) for name in varying},
-               "norm": setting["norm"], "scale": setting["scale"],
+               "norm": setting["norm"], "scale": setting["scale"],  # None if unused
                "steps": setting["steps"],
                "seeds": [record.flags["seed"] for record in records],
                "runs": [record.name for record in records],
@@ -86,7 +86,7 @@ def markdown_table(rows):
              "| classifier score | diverged |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for row in rows:
-        scale = row["scale"] if row["norm"] in ("ssn", "bssn") else "-"
+        scale = "-" if row["scale"] is None else row["scale"]
         kcd = {key: 1e3 * row["kcd"][key] for key in ("mean", "std")}
         diverged_runs = "; ".join(f"{name}: {why}" for name, why in row["diverged"].items())
         lines.append(
@@ -110,7 +110,7 @@ def plot_curves(rows, path):
             steps = row["curves"][0]["steps"][:length]
             fcds = np.array([curve["fcd"][:length] for curve in row["curves"]])
             mean, std = fcds.mean(axis=0), fcds.std(axis=0, ddof=1 if len(fcds) > 1 else 0)
-            label = row["norm"] + (f" c={row['scale']}" if row["norm"] in ("ssn", "bssn") else "")
+            label = row["norm"] + ("" if row["scale"] is None else f" c={row['scale']}")
             axis.plot(steps, mean, marker="o", label=f"{label} (n={len(fcds)})")
             axis.fill_between(steps, mean - std, mean + std, alpha=0.2)
         axis.set(title=title, xlabel="generator step", ylabel="FCD (lower is better)",

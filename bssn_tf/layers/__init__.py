@@ -3,6 +3,7 @@ from bssn_tf.layers.power_iteration import hold_power_iteration
 from bssn_tf.layers.spectral_normalization import (
     BSN,
     BSSN,
+    DEFAULT_BSSN_SCALE,
     SN,
     SSN,
     ExactSN,
@@ -13,6 +14,7 @@ from bssn_tf.layers.spectralize import spectralize
 __all__ = [
     "BSN",
     "BSSN",
+    "DEFAULT_BSSN_SCALE",
     "SN",
     "SSN",
     "ExactSN",

@@ -4,6 +4,7 @@ import math
 from typing import Optional
 
 from bssn_tf.data.specs import DATASETS
+from bssn_tf.layers import DEFAULT_BSSN_SCALE
 from bssn_tf.models.architectures import ARCHS, IMAGE_SIZES
 from bssn_tf.models.normalization import NORMS
 from bssn_tf.training.losses import LOSSES
@@ -30,7 +31,7 @@ class TrainConfig:
     width: float = 1.0
     z_dim: int = 128
     norm: str = "bssn"
-    scale: float = 1.0
+    scale: float = DEFAULT_BSSN_SCALE  # used by ssn/bssn only
     loss: str = "hinge"
     steps: int = 100_000
     batch_size: int = 64

@@ -9,6 +9,7 @@ import json
 import math
 import os
 
+from bssn_tf.models.normalization import NORMS
 from bssn_tf.training.evaluation import METRICS_FILE
 from bssn_tf.training.run_directory import CONFIG_FILE
 
@@ -37,8 +38,15 @@ class RunRecord:
         return self.rows[-1][name]
 
     def setting(self):
-        """Every training flag except the seed and bookkeeping, as a hashable key."""
-        return tuple(sorted((key, value) for key, value in self.flags.items()
+        """Every training flag except the seed and bookkeeping, as a hashable key.
+
+        The scale counts only for the norms that use it: an sn run records the
+        --scale default of its day, which changes nothing it trains.
+        """
+        flags = dict(self.flags)
+        if not NORMS[flags["norm"]][1]:
+            flags["scale"] = None
+        return tuple(sorted((key, value) for key, value in flags.items()
                             if key not in NON_SETTING_FLAGS))
 
 
