@@ -9,6 +9,7 @@ import pytest
 
 from bssn_tf.training.run_records import group_by_setting, mean_std, read_run
 from train import zoo_study
+from train.readme_block import markers, replace_block
 
 COLUMNS = ("step", "fcd", "kcd", "kcd_std", "classifier_score", "classifier_score_std",
            "num_samples", "num_real", "extractor")
@@ -79,8 +80,8 @@ def test_study_table_json_and_readme_block(tmp_path):
     write_run(runs, "bssn_s0", "bssn", 0, [40.0, 10.0])
     write_run(runs, "bssn_s1", "bssn", 1, [45.0, 14.0])
     readme = tmp_path / "README.md"
-    readme.write_text("# Zoo\nkept above\n\n" + zoo_study.BEGIN_MARKER + "\nold\n"
-                      + zoo_study.END_MARKER + "\nkept below\n")
+    begin, end = markers("study")
+    readme.write_text(f"# Zoo\nkept above\n\n{begin}\nold\n{end}\nkept below\n")
     out_dir = tmp_path / "out"
     zoo_study.flags.FLAGS(["zoo_study", f"--runs={runs}/*", f"--out_dir={out_dir}",
                            f"--readme={readme}"])
@@ -98,3 +99,8 @@ def test_study_table_json_and_readme_block(tmp_path):
     assert "| base | bssn | 1.2 | 2 | 12.00 ± 2.83 | 12.00 ± 2.83 |" in text
     assert "| base | sn | - | 2 | 25.00 ± 7.07 |" in text
     assert (out_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_missing_block_is_appended_with_its_markers():
+    assert replace_block("# Title\n", "models", "| a |") == (
+        "# Title\n\n<!-- models:begin -->\n| a |\n<!-- models:end -->\n")

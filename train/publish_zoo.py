@@ -7,7 +7,8 @@ The run's export (SavedModel and model_card.json) is copied, scored on
 (FCD, KCD, classifier score with the shipped digit classifier), and given a
 sample grid, a reference output for the reproducibility test, the run's
 metrics.csv, and the sha256 of every file in the card. The folder is built
-beside zoo/NAME and renamed into place, so a reader never sees half of it.
+beside zoo/NAME and renamed into place, so a reader never sees half of it;
+then index.json and the "models" table of zoo/README.md are rewritten.
 """
 import json
 import os
@@ -28,6 +29,7 @@ from bssn_tf.training.export import EXPORT_DIR
 from bssn_tf.training.run_records import read_run
 from bssn_tf.training.samples import image_grid
 from bssn_tf.zoo import generator, integrity, registry
+from train.readme_block import rewrite_block
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Finished training run (holds export/).")
 _NAME = flags.DEFINE_string("name", None, "Zoo name, e.g. cnn_bssn.")
@@ -67,6 +69,23 @@ def build_card(export_card, run, model_metrics, checksums, name, summary):
         files=checksums)
 
 
+def models_table(zoo_dir):
+    """The zoo README's table of models, from index.json and each card."""
+    lines = ["| name | arch | D norm | scale | steps | training wall time | FCD | KCD | "
+             "classifier score | samples |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name in sorted(registry.read_index(zoo_dir)["models"]):
+        with open(os.path.join(zoo_dir, name, integrity.CARD)) as handle:
+            card = json.load(handle)
+        found = card["metrics"]
+        lines.append(
+            f"| `{name}` | {card['arch']} | {card['norm']} | {card['scale'] or '-'} "
+            f"| {card['steps']} | {card['wall_time_s'] / 60:.1f} min | {found['fcd']:.2f} "
+            f"| {found['kcd']:.3f} | {found['classifier_score']:.2f} "
+            f"| [grid]({name}/samples.png) |")
+    return "\n".join(lines)
+
+
 def publish(model_dir, name, zoo_dir, num_samples, summary):
     run = read_run(model_dir)
     export_dir = os.path.join(model_dir, EXPORT_DIR)
@@ -98,6 +117,7 @@ def publish(model_dir, name, zoo_dir, num_samples, summary):
         shutil.rmtree(staging, ignore_errors=True)
         raise
     registry.add_to_index(zoo_dir, name, card)
+    rewrite_block(os.path.join(zoo_dir, "README.md"), "models", models_table(zoo_dir))
     return card
 
 

@@ -9,8 +9,6 @@ figures, and the settings that made them) into --out_dir, atomically. The
 defaults are sized for about 20 minutes per claim on 2 CPU cores; the paper's
 own runs are 400k iterations at full width, so these are small-scale checks.
 """
-import csv
-import glob
 import json
 import math
 import os
@@ -28,6 +26,7 @@ from bssn_tf import analysis, data  # noqa: E402
 from bssn_tf.models import cnn_generator  # noqa: E402
 from bssn_tf.training import GANTrainer, NonFiniteLossError, TrainConfig, inputs, train  # noqa: E402
 from bssn_tf.metrics.json_file import write_json_atomically  # noqa: E402
+from bssn_tf.training.run_records import mean_std, read_run  # noqa: E402
 
 _CLAIM = flags.DEFINE_enum("claim", None, ["exploding", "vanishing", "quality"], "Which claim.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "docs/claims", "Where figures and JSON go.")
@@ -60,7 +59,6 @@ _DEPTHS = flags.DEFINE_list("depth_repeats", ["1", "2", "3", "4", "5"],
                             "Vanishing: --repeats values of the at-init depth sweep.")
 _POWER_ITERATIONS = flags.DEFINE_integer(
     "power_iterations", 100, "Power steps for each exact conv-operator norm (vanishing).")
-_ZOO_DIR = flags.DEFINE_string("zoo_dir", "zoo", "Where zoo runs' metrics.csv files are looked for.")
 
 # Per-claim defaults, sized for ~20 minutes each on 2 shared CPU cores.
 DEFAULTS = {
@@ -423,30 +421,6 @@ def run_quality_training(norm, lr, n_dis, seed, steps, width, eval_every):
     return config.model_dir, None
 
 
-def read_fcd_curve(model_dir):
-    """(steps, fcd) from a run's metrics.csv; empty lists if it has none."""
-    path = os.path.join(model_dir, "metrics.csv")
-    if not os.path.exists(path):
-        return [], []
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return [int(row["step"]) for row in rows], [float(row["fcd"]) for row in rows]
-
-
-def zoo_curves(zoo_dir):
-    """`{norm: [(steps, fcd), ...]}` of zoo runs with a metrics.csv and a config.json."""
-    curves = {}
-    for path in sorted(glob.glob(os.path.join(zoo_dir, "**", "metrics.csv"), recursive=True)):
-        config_path = os.path.join(os.path.dirname(path), "config.json")
-        if not os.path.exists(config_path):
-            continue
-        with open(config_path) as handle:
-            norm = json.load(handle).get("model", {}).get("norm")
-        if norm in NORMS["quality"]:
-            curves.setdefault(norm, []).append(read_fcd_curve(os.path.dirname(path)))
-    return curves
-
-
 def diverged(fcds, error):
     """Non-finite loss, or the last FCD above --rise_factor times the run's best."""
     if error is not None:
@@ -456,11 +430,6 @@ def diverged(fcds, error):
     if fcds[-1] > _RISE_FACTOR.value * min(fcds):
         return f"FCD rose from {min(fcds):.3g} to {fcds[-1]:.3g}"
     return None
-
-
-def mean_std(values):
-    mean = sum(values) / len(values)
-    return mean, math.sqrt(sum((value - mean) ** 2 for value in values) / len(values))
 
 
 def quality():
@@ -478,7 +447,8 @@ def quality():
                     print(f"quality: norm={norm} lr={lr:g} n_dis={n_dis} seed={seed}", flush=True)
                     model_dir, error = run_quality_training(norm, lr, n_dis, seed, steps, width,
                                                             eval_every)
-                    run_steps, fcds = read_fcd_curve(model_dir)
+                    record = read_run(model_dir)
+                    run_steps, fcds = record.column("step"), record.column("fcd")
                     runs.append({"seed": seed, "steps": run_steps, "fcd": fcds,
                                  "error": error, "diverged": diverged(fcds, error)})
                 finals = [run["fcd"][-1] for run in runs if run["fcd"] and not run["error"]]
@@ -486,18 +456,15 @@ def quality():
                 cells.append({"norm": norm, "lr": lr, "n_dis": n_dis, "runs": runs,
                               "final_fcd_mean": final_mean, "final_fcd_std": final_std,
                               "diverged_runs": sum(run["diverged"] is not None for run in runs)})
-    zoo = zoo_curves(_ZOO_DIR.value)
     summary = quality_summary(cells)
-    plot_quality(cells, lrs, n_dis_values, zoo)
+    plot_quality(cells, lrs, n_dis_values)
     save_json({"claim": "quality", "settings": {
         "steps": steps, "width": width, "seeds": seeds, "eval_every": eval_every,
         "eval_num_samples": _EVAL_SAMPLES.value, "eval_num_real": _EVAL_SAMPLES.value,
         "batch_size": _BATCH_SIZE.value, "bssn_scale": _SCALE.value, "lrs": lrs,
         "n_dis": n_dis_values, "betas": "(0.5, 0.999) for n_dis=1, (0.5, 0.9) for n_dis>1",
         "rise_factor": _RISE_FACTOR.value, "extractor": "digits (shipped classifier)"},
-        "summary": summary, "cells": cells,
-        "zoo_curves": {norm: [{"steps": s, "fcd": f} for s, f in curves]
-                       for norm, curves in zoo.items()}},
+        "summary": summary, "cells": cells},
         os.path.join(_OUT_DIR.value, "quality.json"))
     return summary
 
@@ -523,7 +490,7 @@ def quality_summary(cells):
     return summary
 
 
-def plot_quality(cells, lrs, n_dis_values, zoo):
+def plot_quality(cells, lrs, n_dis_values):
 
     figure, axes = plt.subplots(len(n_dis_values), len(lrs), squeeze=False, sharey=True,
                                 figsize=(4.2 * len(lrs), 3.4 * len(n_dis_values)))
@@ -569,18 +536,6 @@ def plot_quality(cells, lrs, n_dis_values, zoo):
     axis.legend()
     save_figure(figure, os.path.join(_OUT_DIR.value, "quality_stability_grid.png"))
     plt.close(figure)
-
-    if zoo:
-        figure, axis = plt.subplots(figsize=(6, 4))
-        for norm, curves in zoo.items():
-            for index, (steps, fcds) in enumerate(curves):
-                axis.plot(steps, fcds, label=norm if index == 0 else None,
-                          color="C0" if norm == "sn" else "C1")
-        axis.set_xlabel("generator step")
-        axis.set_ylabel("FCD")
-        axis.legend()
-        save_figure(figure, os.path.join(_OUT_DIR.value, "quality_zoo_fcd_curves.png"))
-        plt.close(figure)
 
 
 CLAIMS = {"exploding": exploding, "vanishing": vanishing, "quality": quality}

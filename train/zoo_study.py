@@ -6,7 +6,7 @@ Runs are grouped by every training flag except the seed
 (`bssn_tf.training.run_records`), so each table row is a set of runs whose
 flags are identical but for the seed. Writes `curves.png` (FCD over steps,
 mean and std over seeds) and `study.json` into --out_dir, and rewrites the
-part of --readme between the study markers; the rest of the README is kept.
+block "study" of --readme (train/readme_block.py); the rest is kept.
 """
 import glob
 import os
@@ -19,8 +19,9 @@ import numpy as np  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from bssn_tf.metrics.json_file import write_bytes_atomically, write_json_atomically  # noqa: E402
+from bssn_tf.metrics.json_file import write_json_atomically  # noqa: E402
 from bssn_tf.training.run_records import group_by_setting, mean_std, read_run  # noqa: E402
+from train.readme_block import rewrite_block  # noqa: E402
 
 _RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "zoo/study", "Where curves.png and study.json go.")
@@ -29,8 +30,7 @@ _RISE_FACTOR = flags.DEFINE_float(
     "rise_factor", 1.5, "A run diverged if it stopped early or its last FCD exceeds this "
     "times its best.")
 
-BEGIN_MARKER = "<!-- study:begin (written by python -m train.zoo_study) -->"
-END_MARKER = "<!-- study:end -->"
+README_BLOCK = "study"
 # Flags that tell a setting apart in the tables when they differ between groups.
 NORM_FLAGS = ("norm", "scale")
 
@@ -120,15 +120,6 @@ def plot_curves(rows, path):
     plt.close(figure)
 
 
-def replace_block(text, block):
-    """`text` with the study block replaced (or appended when the markers are absent)."""
-    new_block = f"{BEGIN_MARKER}\n{block}\n{END_MARKER}"
-    if BEGIN_MARKER in text and END_MARKER in text:
-        head, rest = text.split(BEGIN_MARKER, 1)
-        return head + new_block + rest.split(END_MARKER, 1)[1]
-    return text.rstrip("\n") + "\n\n" + new_block + "\n"
-
-
 def main(argv):
     del argv
     run_dirs = sorted(path for path in glob.glob(_RUNS.value) if os.path.isdir(path))
@@ -142,8 +133,7 @@ def main(argv):
                           {"varying_flags": varying, "rise_factor": _RISE_FACTOR.value,
                            "settings": rows})
     table = markdown_table(rows)
-    readme = open(_README.value).read() if os.path.exists(_README.value) else ""
-    write_bytes_atomically(_README.value, replace_block(readme, table).encode())
+    rewrite_block(_README.value, README_BLOCK, table)
     print(table)
 
 
