@@ -120,7 +120,7 @@ def main(argv):
     export_dir = _export_dir()
     from bssn_tf import data
     from bssn_tf import metrics
-    from bssn_tf.metrics.json_file import write_json_atomically
+    from bssn_tf.metrics.atomic_files import write_json_atomically
 
     sample_fn, z_dim = _load_sample_fn(export_dir)
     real_images = data.load_array(_DATASET.value, _REAL_SPLIT.value,

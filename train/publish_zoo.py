@@ -22,7 +22,7 @@ from absl import app
 from absl import flags
 
 from bssn_tf import data, metrics
-from bssn_tf.metrics.json_file import (replace_directory_atomically, write_bytes_atomically,
+from bssn_tf.metrics.atomic_files import (replace_directory_atomically, write_bytes_atomically,
                                        write_json_atomically)
 from bssn_tf.training.evaluation import METRICS_FILE
 from bssn_tf.training.export import EXPORT_DIR

@@ -1,7 +1,7 @@
 """Generated tables inside hand-written markdown: only the text between a marker pair changes."""
 import os
 
-from bssn_tf.metrics.json_file import write_bytes_atomically
+from bssn_tf.metrics.atomic_files import write_bytes_atomically
 
 
 def markers(name):

@@ -25,7 +25,7 @@ from absl import flags  # noqa: E402
 from bssn_tf import analysis, data  # noqa: E402
 from bssn_tf.models import cnn_generator  # noqa: E402
 from bssn_tf.training import GANTrainer, NonFiniteLossError, TrainConfig, inputs, train  # noqa: E402
-from bssn_tf.metrics.json_file import write_json_atomically  # noqa: E402
+from bssn_tf.metrics.atomic_files import write_json_atomically  # noqa: E402
 from bssn_tf.training.run_records import mean_std, read_run  # noqa: E402
 
 _CLAIM = flags.DEFINE_enum("claim", None, ["exploding", "vanishing", "quality"], "Which claim.")

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from bssn_tf.metrics import digit_classifier
-from bssn_tf.metrics.json_file import write_json_atomically
+from bssn_tf.metrics.atomic_files import write_json_atomically
 from bssn_tf.metrics.labeled_digits import load_images_and_labels
 
 _DATASET = flags.DEFINE_string("dataset", "mnist5k", "Labelled training dataset.")

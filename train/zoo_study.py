@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from bssn_tf.metrics.json_file import write_json_atomically  # noqa: E402
+from bssn_tf.metrics.atomic_files import write_json_atomically  # noqa: E402
 from bssn_tf.training.run_records import group_by_setting, mean_std, read_run  # noqa: E402
 from train.readme_block import rewrite_block  # noqa: E402
 

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bssn_tf.metrics.json_file import replace_directory_atomically, write_json_atomically
+from bssn_tf.metrics.atomic_files import replace_directory_atomically, write_json_atomically
 
 EXPORT_DIR = "export"
 

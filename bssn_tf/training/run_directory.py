@@ -4,7 +4,7 @@ import os
 
 import tensorflow as tf
 
-from bssn_tf.metrics.json_file import write_json_atomically
+from bssn_tf.metrics.atomic_files import write_json_atomically
 from bssn_tf.training.config import ConfigError
 
 CONFIG_FILE = "config.json"

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from bssn_tf.metrics.json_file import write_bytes_atomically
+from bssn_tf.metrics.atomic_files import write_bytes_atomically
 
 
 def image_grid(images):

@@ -6,7 +6,7 @@ import sys
 import tensorflow as tf
 
 from bssn_tf import zoo
-from bssn_tf.metrics.json_file import write_bytes_atomically
+from bssn_tf.metrics.atomic_files import write_bytes_atomically
 from bssn_tf.training.samples import image_grid
 from bssn_tf.zoo import registry
 

@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees a half-written metrics file, card or image."""
+"""Atomic writes: a reader never sees a half-written metrics file, card, image or model folder."""
 import json
 import os
 import shutil
