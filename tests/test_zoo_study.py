@@ -96,7 +96,7 @@ def test_study_table_json_and_readme_block(tmp_path):
     text = readme.read_text()
     assert text.startswith("# Zoo\nkept above\n") and text.endswith("kept below\n")
     assert "old" not in text
-    assert "| base | bssn | 1.2 | 2 | 12.00 ± 2.83 | 12.00 ± 2.83 |" in text
+    assert "| base | bssn | 1.2 | 2 | 12.00 ± 2.83 | 0.012 ± 0.003 |" in text
     assert "| base | sn | - | 2 | 25.00 ± 7.07 |" in text
     assert (out_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

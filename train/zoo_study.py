@@ -81,19 +81,25 @@ def _describe(setting, skip=NORM_FLAGS):
                      if name not in skip) or "base"
 
 
+def _mean_std_text(stat, digits):
+    """"mean ± std", or the single value of a one-seed setting."""
+    if len(stat["values"]) == 1:
+        return f"{stat['mean']:.{digits}f}"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
 def markdown_table(rows):
-    lines = ["| setting | norm | scale | seeds | final FCD | final KCD (x1e3) "
+    lines = ["| setting | norm | scale | seeds | final FCD | final KCD "
              "| classifier score | diverged |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
-    for row in rows:
+    for row in sorted(rows, key=lambda row: (_describe(row["setting"]), row["norm"],
+                                            row["scale"] or 0)):
         scale = "-" if row["scale"] is None else row["scale"]
-        kcd = {key: 1e3 * row["kcd"][key] for key in ("mean", "std")}
         diverged_runs = "; ".join(f"{name}: {why}" for name, why in row["diverged"].items())
         lines.append(
             f"| {_describe(row['setting'])} | {row['norm']} | {scale} | {len(row['seeds'])} "
-            f"| {row['fcd']['mean']:.2f} ± {row['fcd']['std']:.2f} "
-            f"| {kcd['mean']:.2f} ± {kcd['std']:.2f} "
-            f"| {row['classifier_score']['mean']:.2f} ± {row['classifier_score']['std']:.2f} "
+            f"| {_mean_std_text(row['fcd'], 2)} | {_mean_std_text(row['kcd'], 3)} "
+            f"| {_mean_std_text(row['classifier_score'], 2)} "
             f"| {len(row['diverged'])}/{len(row['seeds'])} {diverged_runs} |")
     return "\n".join(lines)
 
@@ -103,7 +109,8 @@ def plot_curves(rows, path):
     panels = {}
     for row in rows:
         panels.setdefault(_describe(row["setting"]), []).append(row)
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False,
+                                layout="constrained")
     for axis, (title, panel_rows) in zip(axes[0], panels.items()):
         for row in panel_rows:
             length = min(len(curve["fcd"]) for curve in row["curves"])
