@@ -98,6 +98,8 @@ def test_study_table_json_and_readme_block(tmp_path):
     assert "old" not in text
     assert "| base | bssn | 1.2 | 2 | 12.00 ± 2.83 | 0.012 ± 0.003 |" in text
     assert "| base | sn | - | 2 | 25.00 ± 7.07 |" in text
+    assert ("base: bssn (c=1.2) has the lower final FCD than sn in 2 of 2 seeds "
+            "(seed 0: 10.0 vs 30.0, seed 1: 14.0 vs 20.0).") in text
     assert (out_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

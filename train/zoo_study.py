@@ -104,6 +104,30 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
+def seed_pairs(rows, baseline="sn"):
+    """Per setting, each scaled/other norm against `baseline` seed by seed (same flags else)."""
+    lines = []
+    by_setting = {}
+    for row in rows:
+        by_setting.setdefault(_describe(row["setting"]), []).append(row)
+    for setting, group in sorted(by_setting.items()):
+        base = next((row for row in group if row["norm"] == baseline), None)
+        if base is None:
+            continue
+        base_fcd = dict(zip(base["seeds"], base["fcd"]["values"]))
+        for row in group:
+            shared = [seed for seed in row["seeds"] if seed in base_fcd and row is not base]
+            if len(shared) < 2:
+                continue
+            fcd = dict(zip(row["seeds"], row["fcd"]["values"]))
+            wins = sum(fcd[seed] < base_fcd[seed] for seed in shared)
+            pairs = ", ".join(f"seed {seed}: {fcd[seed]:.1f} vs {base_fcd[seed]:.1f}"
+                              for seed in shared)
+            lines.append(f"- {setting}: {row['norm']} (c={row['scale']}) has the lower final "
+                         f"FCD than {baseline} in {wins} of {len(shared)} seeds ({pairs}).")
+    return "\n".join(lines)
+
+
 def plot_curves(rows, path):
     """One panel per setting (norm aside); a mean line and a std band per norm."""
     panels = {}
@@ -139,7 +163,7 @@ def main(argv):
     write_json_atomically(os.path.join(_OUT_DIR.value, "study.json"),
                           {"varying_flags": varying, "rise_factor": _RISE_FACTOR.value,
                            "settings": rows})
-    table = markdown_table(rows)
+    table = markdown_table(rows) + "\n\n" + seed_pairs(rows)
     rewrite_block(_README.value, README_BLOCK, table)
     print(table)
 

@@ -15,7 +15,7 @@ from bssn_tf.training.run_directory import CONFIG_FILE
 
 # Flags that say where a run lives or how often it reports, not what it trains.
 NON_SETTING_FLAGS = ("seed", "model_dir", "data_dir", "checkpoint_every", "sample_every",
-                     "log_every")
+                     "log_every", "eval_every")
 
 
 @dataclasses.dataclass(frozen=True)
