@@ -11,6 +11,7 @@ block "study" of --readme (train/readme_block.py); the rest is kept.
 import glob
 import os
 import sys
+import textwrap
 
 from train.figure_file import save_figure
 
@@ -133,9 +134,13 @@ def plot_curves(rows, path):
     panels = {}
     for row in rows:
         panels.setdefault(_describe(row["setting"]), []).append(row)
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False,
-                                layout="constrained")
-    for axis, (title, panel_rows) in zip(axes[0], panels.items()):
+    columns = min(2, len(panels))
+    rows_of_panels = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows_of_panels, columns, squeeze=False, layout="constrained",
+                                figsize=(6.5 * columns, 4.2 * rows_of_panels))
+    for axis in axes.flat[len(panels):]:
+        axis.set_visible(False)
+    for axis, (title, panel_rows) in zip(axes.flat, panels.items()):
         for row in panel_rows:
             length = min(len(curve["fcd"]) for curve in row["curves"])
             steps = row["curves"][0]["steps"][:length]
@@ -144,8 +149,8 @@ def plot_curves(rows, path):
             label = row["norm"] + ("" if row["scale"] is None else f" c={row['scale']}")
             axis.plot(steps, mean, marker="o", label=f"{label} (n={len(fcds)})")
             axis.fill_between(steps, mean - std, mean + std, alpha=0.2)
-        axis.set(title=title, xlabel="generator step", ylabel="FCD (lower is better)",
-                 yscale="log")
+        axis.set(xlabel="generator step", ylabel="FCD (lower is better)", yscale="log")
+        axis.set_title(textwrap.fill(title, 60), fontsize=9)
         axis.legend()
     save_figure(figure, path)
     plt.close(figure)
