@@ -42,11 +42,6 @@ REFERENCE_SIZE = 8
 EXTRACTOR = "digits"
 
 
-def _saved_model_generator(directory):
-    serve = tf.saved_model.load(directory).signatures["serving_default"]
-    return lambda z: serve(z=tf.constant(z, tf.float32))["images"].numpy()
-
-
 def score(generate, flags_used, num_samples):
     """10k-sample metrics against every real training image, named with their extractor."""
     real = data.load_array(flags_used["dataset"], "train", image_size=flags_used["image_size"])
@@ -100,8 +95,8 @@ def publish(model_dir, name, zoo_dir, num_samples, summary):
         shutil.copytree(export_dir, staging, dirs_exist_ok=True)
         shutil.copy(os.path.join(model_dir, METRICS_FILE),
                     os.path.join(staging, "training_metrics.csv"))
-        generate = _saved_model_generator(staging)
-        z_dim = export_card["z_dim"]
+        generate = generator.ZooGenerator(tf.saved_model.load(staging), export_card, staging)
+        z_dim = generate.z_dim
         write_bytes_atomically(os.path.join(staging, "samples.png"), tf.io.encode_png(
             image_grid(generate(generator.latents(GRID_SIZE, 0, z_dim)))).numpy())
         reference_z = generator.latents(REFERENCE_SIZE, 0, z_dim)

@@ -26,7 +26,7 @@ from bssn_tf import analysis, data  # noqa: E402
 from bssn_tf.models import cnn_generator  # noqa: E402
 from bssn_tf.training import GANTrainer, NonFiniteLossError, TrainConfig, inputs, train  # noqa: E402
 from bssn_tf.metrics.atomic_files import write_json_atomically  # noqa: E402
-from bssn_tf.training.run_records import mean_std, read_run  # noqa: E402
+from bssn_tf.training.run_records import fcd_divergence, mean_std, read_run  # noqa: E402
 
 _CLAIM = flags.DEFINE_enum("claim", None, ["exploding", "vanishing", "quality"], "Which claim.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "docs/claims", "Where figures and JSON go.")
@@ -425,11 +425,7 @@ def diverged(fcds, error):
     """Non-finite loss, or the last FCD above --rise_factor times the run's best."""
     if error is not None:
         return "non-finite loss"
-    if not fcds or not all(math.isfinite(value) for value in fcds):
-        return "non-finite or missing FCD"
-    if fcds[-1] > _RISE_FACTOR.value * min(fcds):
-        return f"FCD rose from {min(fcds):.3g} to {fcds[-1]:.3g}"
-    return None
+    return fcd_divergence(fcds, _RISE_FACTOR.value)
 
 
 def quality():

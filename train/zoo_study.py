@@ -21,7 +21,8 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from bssn_tf.metrics.atomic_files import write_json_atomically  # noqa: E402
-from bssn_tf.training.run_records import group_by_setting, mean_std, read_run  # noqa: E402
+from bssn_tf.training.run_records import (  # noqa: E402
+    fcd_divergence, group_by_setting, mean_std, read_run)
 from train.readme_block import rewrite_block  # noqa: E402
 
 _RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")
@@ -40,12 +41,7 @@ def diverged(record, rise_factor):
     """Why the run counts as diverged, or None."""
     if not record.rows or record.final("step") < record.flags["steps"]:
         return "stopped before its last step"
-    fcds = record.column("fcd")
-    if not np.all(np.isfinite(fcds)):
-        return "non-finite FCD"
-    if fcds[-1] > rise_factor * min(fcds):
-        return f"FCD rose from {min(fcds):.3g} to {fcds[-1]:.3g}"
-    return None
+    return fcd_divergence(record.column("fcd"), rise_factor)
 
 
 def varying_flags(groups):

@@ -83,6 +83,15 @@ def group_by_setting(records):
             for key, group in groups.items()}
 
 
+def fcd_divergence(fcds, rise_factor):
+    """Why an FCD curve diverged (missing, non-finite, last > rise_factor x best), or None."""
+    if not fcds or not all(math.isfinite(value) for value in fcds):
+        return "non-finite or missing FCD"
+    if fcds[-1] > rise_factor * min(fcds):
+        return f"FCD rose from {min(fcds):.3g} to {fcds[-1]:.3g}"
+    return None
+
+
 def mean_std(values):
     """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
     values = [float(value) for value in values]
