@@ -22,12 +22,11 @@ from absl import app
 from absl import flags
 
 from bssn_tf import data, metrics
-from bssn_tf.metrics.atomic_files import (replace_directory_atomically, write_bytes_atomically,
-                                       write_json_atomically)
+from bssn_tf.metrics.atomic_files import replace_directory_atomically, write_json_atomically
 from bssn_tf.training.evaluation import METRICS_FILE
 from bssn_tf.training.export import EXPORT_DIR
 from bssn_tf.training.run_records import read_run
-from bssn_tf.training.samples import image_grid
+from bssn_tf.training.samples import write_grid_png
 from bssn_tf.zoo import generator, integrity, registry
 from train.readme_block import rewrite_block
 
@@ -96,10 +95,8 @@ def publish(model_dir, name, zoo_dir, num_samples, summary):
         shutil.copy(os.path.join(model_dir, METRICS_FILE),
                     os.path.join(staging, "training_metrics.csv"))
         generate = generator.ZooGenerator(tf.saved_model.load(staging), export_card, staging)
-        z_dim = generate.z_dim
-        write_bytes_atomically(os.path.join(staging, "samples.png"), tf.io.encode_png(
-            image_grid(generate(generator.latents(GRID_SIZE, 0, z_dim)))).numpy())
-        reference_z = generator.latents(REFERENCE_SIZE, 0, z_dim)
+        write_grid_png(os.path.join(staging, "samples.png"), generate.sample(GRID_SIZE, seed=0))
+        reference_z = generator.latents(REFERENCE_SIZE, 0, generate.z_dim)
         np.savez(os.path.join(staging, "reference_output.npz"), z=reference_z,
                  images=generate(reference_z))
         model_metrics = score(generate, run.flags, num_samples)

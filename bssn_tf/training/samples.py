@@ -21,8 +21,13 @@ def image_grid(images):
     return np.clip(np.round((grid + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def write_grid_png(path, images):
+    """Writes the image_grid of `images` ([n, H, W, C] in [-1, 1]) to `path` atomically."""
+    write_bytes_atomically(path, tf.io.encode_png(image_grid(images)).numpy())
+
+
 def write_sample_grid(model_dir, step, images):
     """Writes model_dir/samples/step_XXXXXXX.png; returns its path."""
     path = os.path.join(model_dir, "samples", f"step_{step:07d}.png")
-    write_bytes_atomically(path, tf.io.encode_png(image_grid(images)).numpy())
+    write_grid_png(path, images)
     return path

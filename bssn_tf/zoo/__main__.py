@@ -3,11 +3,8 @@ import argparse
 import json
 import sys
 
-import tensorflow as tf
-
 from bssn_tf import zoo
-from bssn_tf.metrics.atomic_files import write_bytes_atomically
-from bssn_tf.training.samples import image_grid
+from bssn_tf.training.samples import write_grid_png
 from bssn_tf.zoo import registry
 
 
@@ -29,7 +26,7 @@ def show_card(args):
 
 def sample(args):
     images = zoo.load(args.name).sample(args.num, seed=args.seed)
-    write_bytes_atomically(args.out, tf.io.encode_png(image_grid(images)).numpy())
+    write_grid_png(args.out, images)
     print(f"wrote {args.num} samples of {args.name} (seed {args.seed}) to {args.out}")
 
 
