@@ -17,7 +17,7 @@ TINY = {
     "vanishing": dict(steps=1, width=0.125, repeats=1, power_iterations=3, norms=["exact"],
                       depth_repeats=["1", "2"]),
     "quality": dict(steps=2, width=0.125, eval_every=1, eval_num_samples=100, lrs=["4e-4"],
-                    n_dis=["1"], norms=["sn"]),
+                    n_dis=["1"], norms=["sn"], parallel_runs=1),
 }
 FIGURES = {
     "exploding": ["exploding_layer_grad_norms.png", "exploding_input_grad_norm.png"],
