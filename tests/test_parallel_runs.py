@@ -1,4 +1,5 @@
 """bssn_tf.training.parallel_runs: runs in spawned processes equal the same runs in-process."""
+import dataclasses
 import json
 import os
 
@@ -7,10 +8,10 @@ import pytest
 import tensorflow as tf
 
 from bssn_tf.training import TrainConfig, inputs
-from bssn_tf.training.parallel_runs import THREAD_VARIABLES, train_all, usable_cores
+from bssn_tf.training.parallel_runs import THREAD_VARIABLES, finished, train_all, usable_cores
 
 TINY = dict(width=0.125, batch_size=8, z_dim=8, steps=2, log_every=2, sample_every=0,
-            checkpoint_every=2, deterministic=True)
+            checkpoint_every=2, deterministic=True, jit_compile=False)
 
 
 def tiny_configs(root, seeds=(0, 1), **overrides):
@@ -53,6 +54,19 @@ def test_non_finite_loss_is_returned_per_run(tmp_path, monkeypatch):
     monkeypatch.setattr(inputs, "latent_batches", nan_batches)
     errors = train_all(tiny_configs(tmp_path, seeds=(0,)), processes=1)
     assert len(errors) == 1 and "non-finite loss at step 1" in errors[0]
+
+
+def test_finished_runs_are_not_trained_again(tmp_path):
+    config, = tiny_configs(tmp_path, seeds=(0,))
+    assert not finished(config)
+    assert train_all([config]) == [None]
+    assert finished(config)
+    card = os.path.join(config.model_dir, "export", "model_card.json")
+    stamp = os.stat(card).st_mtime_ns
+    assert train_all([config], processes=2) == [None]
+    assert os.stat(card).st_mtime_ns == stamp
+    assert not finished(dataclasses.replace(config, steps=4))
+    assert not finished(dataclasses.replace(config, g_lr=2e-4))
 
 
 def test_processes_below_one_are_refused(tmp_path):

@@ -13,15 +13,18 @@ import pytest
 import tensorflow as tf
 
 from bssn_tf import models
-from bssn_tf.training import GANTrainer, NonFiniteLossError, TrainConfig, inputs, train
+from bssn_tf.training import (ConfigError, GANTrainer, NonFiniteLossError, TrainConfig, inputs,
+                              train)
 from bssn_tf.training.strategies import make_strategy
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 from train import train_gan  # noqa: E402  pylint: disable=wrong-import-position
 
+# XLA off: compiling every tiny trainer would dominate the suite's time; the
+# default (XLA on) is checked by test_jit_compile_default_is_on_where_xla_works.
 TINY = dict(width=0.125, batch_size=8, z_dim=8, log_every=2, sample_every=2,
-            checkpoint_every=2)
+            checkpoint_every=2, jit_compile=False)
 
 
 def tiny_config(model_dir, **overrides):
@@ -60,6 +63,19 @@ def test_u_advances_exactly_once_per_discriminator_step(tmp_path, norm):
             if norm == "bsn":
                 fan_out = np.swapaxes(kernel, -1, -2).reshape(-1, kernel.shape[-2])
                 np.testing.assert_allclose(wrapper.u2.numpy(), power_step(u2, fan_out), atol=2e-5)
+
+
+def test_jit_compile_default_is_on_where_xla_works(tmp_path):
+    for strategy, expected in (("default", True), ("tpu", True), ("mirrored", False),
+                               ("multiworker", False)):
+        config = TrainConfig(model_dir=str(tmp_path), strategy=strategy)
+        assert config.jit_compile is None and config.resolved_jit_compile is expected
+    assert not TrainConfig(model_dir=str(tmp_path), jit_compile=False).resolved_jit_compile
+    with pytest.raises(ConfigError, match="jit_compile must be True, False or None"):
+        TrainConfig(model_dir=str(tmp_path), jit_compile="yes")
+    trainer = GANTrainer.for_config(TrainConfig(model_dir=str(tmp_path), width=0.125),
+                                    tf.distribute.get_strategy(), 28, 1)
+    assert trainer._d_replica_step._jit_compile and trainer._g_replica_step._jit_compile
 
 
 def test_mirrored_on_two_devices_matches_default(tmp_path):

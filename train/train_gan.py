@@ -35,7 +35,9 @@ _BETA1 = flags.DEFINE_float("beta1", 0.5, "Adam beta1.")
 _BETA2 = flags.DEFINE_float("beta2", 0.999, "Adam beta2.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of weights, data order and z.")
 _STRATEGY = flags.DEFINE_string("strategy", "default", "default | mirrored | multiworker | tpu.")
-_JIT_COMPILE = flags.DEFINE_bool("jit_compile", False, "XLA-compile the D and G steps.")
+_JIT_COMPILE = flags.DEFINE_bool(
+    "jit_compile", None, "XLA-compile the D and G steps (unset: on, except under "
+    "mirrored/multiworker, which XLA cannot compile).")
 _MIXED_PRECISION = flags.DEFINE_string("mixed_precision", "none",
                                        "none | mixed_float16 | mixed_bfloat16.")
 _DETERMINISTIC = flags.DEFINE_bool("deterministic", False, "Enable TF op determinism.")

@@ -11,6 +11,7 @@ import keras
 
 from bssn_tf.models.initializers import reference_layer_kwargs
 from bssn_tf.models.normalization import check_norm, normalized
+from bssn_tf.models.space_to_depth_conv import SpaceToDepthConv2D
 from bssn_tf.models.width import scaled_channels
 
 IMAGE_SIZES = (28, 32, 48, 64)
@@ -70,8 +71,10 @@ def cnn_discriminator(image_size=32, channels=3, norm="sn", scale=1.0, width=1.0
     images = keras.Input((image_size, image_size, channels), name="images")
     x = images
     for index, (kernel, stride, base) in enumerate(DISCRIMINATOR_CONVS):
-        conv = keras.layers.Conv2D(scaled_channels(base, width), kernel, stride,
-                                   padding="same", name=f"conv{index}", **init)
+        # Same layer, variables and outputs as Conv2D; the strided ones run faster.
+        conv_class = SpaceToDepthConv2D if stride > 1 else keras.layers.Conv2D
+        conv = conv_class(scaled_channels(base, width), kernel, stride,
+                          padding="same", name=f"conv{index}", **init)
         x = normalized(conv, norm, scale)(x)
         x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"conv{index}_lrelu")(x)
     x = keras.layers.Flatten(name="flatten")(x)

@@ -10,6 +10,8 @@ from bssn_tf.models.normalization import NORMS
 from bssn_tf.training.losses import LOSSES
 
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+# Their cross-replica optimizer update cannot be XLA-compiled.
+JIT_INCOMPATIBLE_STRATEGIES = ("mirrored", "multiworker")
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 # Fields that define the models and their data: a checkpoint made under other
 # values of these cannot be resumed.
@@ -42,7 +44,7 @@ class TrainConfig:
     beta2: float = 0.999
     seed: int = 0
     strategy: str = "default"
-    jit_compile: bool = False
+    jit_compile: Optional[bool] = None  # None: XLA wherever the strategy allows it.
     mixed_precision: str = "none"
     deterministic: bool = False
     checkpoint_every: int = 1000
@@ -74,6 +76,9 @@ class TrainConfig:
             _check_int(name, getattr(self, name), minimum=1)
         for name in ("sample_every", "eval_every"):
             _check_int(name, getattr(self, name), minimum=0)
+        if self.jit_compile not in (None, True, False):
+            raise ConfigError(f"jit_compile must be True, False or None (auto); "
+                              f"got jit_compile={self.jit_compile!r}.")
         if self.image_size is not None:
             _check_int("image_size", self.image_size, minimum=1)
         if self.resolved_image_size not in IMAGE_SIZES[self.arch]:
@@ -87,6 +92,15 @@ class TrainConfig:
     def resolved_image_size(self):
         """`image_size`, or the dataset's default size when it is None."""
         return self.image_size or DATASETS[self.dataset].image_size
+
+    @property
+    def resolved_jit_compile(self):
+        """`jit_compile`, or when None: on, except under mirrored/multiworker (which XLA
+        cannot compile). On the 2-core CPU it makes the cnn32 step ~26% faster
+        (benchmarks/RESULTS.md)."""
+        if self.jit_compile is None:
+            return self.strategy not in JIT_INCOMPATIBLE_STRATEGIES
+        return self.jit_compile
 
     def model_fields(self):
         """The model-defining fields as a dict, stored in model_dir/config.json."""

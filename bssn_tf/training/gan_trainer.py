@@ -44,9 +44,9 @@ class GANTrainer:
         # No tensor-dependent Python control flow here, so autograph stays off;
         # it also mis-converts the wrappers' spectral_norms() loop.
         self._d_replica_step = tf.function(
-            self._discriminator_update, jit_compile=config.jit_compile, autograph=False)
+            self._discriminator_update, jit_compile=config.resolved_jit_compile, autograph=False)
         self._g_replica_step = tf.function(
-            self._generator_update, jit_compile=config.jit_compile, autograph=False)
+            self._generator_update, jit_compile=config.resolved_jit_compile, autograph=False)
         self.train_step = tf.function(self._train_step, autograph=False)
         self.diagnose = tf.function(self._diagnose, autograph=False)
         self.generate = tf.function(lambda z: self.generator(z, training=False), autograph=False)

@@ -9,7 +9,7 @@ import tensorflow as tf
 from bssn_tf import data
 from bssn_tf.training import inputs, summaries
 from bssn_tf.training.checkpoints import CheckpointKeeper
-from bssn_tf.training.config import ConfigError
+from bssn_tf.training.config import JIT_INCOMPATIBLE_STRATEGIES, ConfigError
 from bssn_tf.training.evaluation import PeriodicEvaluator
 from bssn_tf.training.export import export_generator
 from bssn_tf.training.gan_trainer import GANTrainer
@@ -47,7 +47,7 @@ def train(config):
     if config.batch_size % replicas:
         raise ConfigError(f"batch_size={config.batch_size} is not divisible by the "
                           f"{replicas} replicas of strategy={config.strategy}.")
-    if config.jit_compile and config.strategy in ("mirrored", "multiworker"):
+    if config.jit_compile and config.strategy in JIT_INCOMPATIBLE_STRATEGIES:
         raise ConfigError(f"jit_compile=True needs strategy=default or tpu; got "
                           f"strategy={config.strategy} (its optimizer sync cannot be compiled).")
     chief = is_chief(strategy)

@@ -6,10 +6,12 @@ threads (zoo study, session 2). Grids of small runs therefore finish sooner
 this way. Each run gets a fresh spawned process, so no TensorFlow state
 (threads, XLA caches, memory) leaks from one run into the next.
 """
+import json
 import multiprocessing
 import os
 
 from bssn_tf.training.checkpoints import NonFiniteLossError
+from bssn_tf.training.export import EXPORT_DIR
 from bssn_tf.training.loop import train
 
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
@@ -18,6 +20,17 @@ THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 def usable_cores():
     """Cores this process may run on (os.cpu_count() counts the whole host)."""
     return len(os.sched_getaffinity(0))
+
+
+def finished(config):
+    """Whether model_dir already holds this very run, completed: its export card
+    records the same flags and the final step."""
+    try:
+        with open(os.path.join(config.model_dir, EXPORT_DIR, "model_card.json")) as handle:
+            card = json.load(handle)
+    except FileNotFoundError:
+        return False
+    return card.get("flags") == config.as_dict() and card.get("steps") == config.steps
 
 
 def train_or_report(config):
@@ -32,12 +45,22 @@ def train_or_report(config):
 def train_all(configs, processes=1):
     """Trains every config, `processes` at a time; returns train_or_report's result per config.
 
-    With processes > 1, each run is a spawned process with usable_cores() //
-    processes intra-op threads (at least 1) and one inter-op thread.
+    Runs already finished() are not trained again (their result is None), so an
+    interrupted grid resumes where it stopped. With processes > 1, each run is a
+    spawned process with usable_cores() // processes intra-op threads (at least
+    1) and one inter-op thread.
     """
     if processes < 1:
         raise ValueError(f"processes must be >= 1; got {processes}.")
     configs = list(configs)
+    pending = [index for index, config in enumerate(configs) if not finished(config)]
+    results = [None] * len(configs)
+    for index, result in zip(pending, _train_pending([configs[i] for i in pending], processes)):
+        results[index] = result
+    return results
+
+
+def _train_pending(configs, processes):
     processes = min(processes, len(configs))
     if processes <= 1:
         return [train_or_report(config) for config in configs]
