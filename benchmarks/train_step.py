@@ -17,11 +17,14 @@ import pathlib
 import platform
 import shlex
 import statistics
+import resource
 import subprocess
 import sys
+import time
 
 from benchmarks.flop_count import LayerSpec, forward_flops, gan_step_flops
 from benchmarks.timed_run import BATCH_SIZE, CONFIGS, Z_DIM
+from bssn_tf.metrics.atomic_files import write_bytes_atomically
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STEP_VARIANTS = ("tf_xla", "tf", "torch_sn", "torch_bssn")
@@ -34,7 +37,9 @@ VARIANT_NAMES = {
 }
 TARGET_RATIO = 0.9
 TARGET_MATMUL_FRACTION = 0.7
-LOAD_LIMIT = 1.0  # above this, another process competed for the 2 cores
+# Above this many cores' worth of CPU used by other processes during a
+# measurement, the time includes contention.
+OTHER_CPU_LIMIT = 0.2
 NOTES_MARKER = "<!-- Hand-written notes below this line are kept when the script rewrites the file. -->"
 
 
@@ -68,9 +73,25 @@ def parse_args(argv):
     return args
 
 
+def busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat)."""
+    with open("/proc/stat") as handle:
+        user, nice, system, idle, iowait, irq, softirq, steal = (
+            int(value) for value in handle.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_measurement(request):
-    """Runs one timed_run process; returns its JSON result plus the load around it."""
-    load_before = os.getloadavg()[0]
+    """Runs one timed_run process; returns its JSON result plus `other_cpu_cores`: the
+    CPU that other processes used meanwhile, in cores (the machine's busy time less
+    the measurement's own, over the wall time). The load average cannot tell this,
+    since it counts the measurement's own threads."""
+    started, busy, own = time.monotonic(), busy_cpu_seconds(), children_cpu_seconds()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     done = subprocess.run([sys.executable, "-m", "benchmarks.timed_run", json.dumps(request)],
                           cwd=ROOT, env=env, capture_output=True, text=True)
@@ -78,7 +99,8 @@ def run_measurement(request):
         raise RuntimeError(f"timed_run {request['variant']} {request.get('config')} failed:\n"
                            f"{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    result["load"] = (load_before, os.getloadavg()[0])
+    other = (busy_cpu_seconds() - busy) - (children_cpu_seconds() - own)
+    result["other_cpu_cores"] = max(0.0, other) / (time.monotonic() - started)
     return result
 
 
@@ -133,7 +155,7 @@ def _ms(seconds):
 
 def results_table(config_rows, matmul_flops_per_s):
     lines = ["| config | variant | median ms | IQR ms | min-max ms | GFLOP/step | GFLOP/s "
-             "| of matmul | peak RSS MiB | load (1 min) before/after |",
+             "| of matmul | peak RSS MiB | other processes' CPU (cores) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for config, variant, stats, flops, result in config_rows:
         rate = flops / stats["median"]
@@ -141,7 +163,7 @@ def results_table(config_rows, matmul_flops_per_s):
             f"| {config} | {VARIANT_NAMES[variant]} | {_ms(stats['median'])} "
             f"| {_ms(stats['q1'])}-{_ms(stats['q3'])} | {_ms(stats['min'])}-{_ms(stats['max'])} "
             f"| {flops / 1e9:.1f} | {rate / 1e9:.1f} | {rate / matmul_flops_per_s:.0%} "
-            f"| {result['peak_rss_mib']:.0f} | {result['load'][0]:.1f} / {result['load'][1]:.1f} |")
+            f"| {result['peak_rss_mib']:.0f} | {result['other_cpu_cores']:.2f} |")
     return lines
 
 
@@ -162,15 +184,15 @@ def spec_lines(config, model, specs):
         for spec in specs)]
 
 
-def load_warning(matmul, all_results):
-    """A warning line when another process competed for the cores during any measurement."""
-    loads = [load for result in [matmul] + [r for rs in all_results.values() for r in rs.values()]
-             for load in result["load"]]
-    if max(loads) <= LOAD_LIMIT:
+def contention_warning(matmul, all_results):
+    """A warning line when other processes used the CPU during any measurement."""
+    others = [result["other_cpu_cores"] for result in
+              [matmul] + [r for rs in all_results.values() for r in rs.values()]]
+    if max(others) <= OTHER_CPU_LIMIT:
         return []
-    return [f"**Warning: the 1-minute load average reached {max(loads):.1f} on "
-            f"{os.cpu_count()} cores during the run; every time includes contention from other "
-            f"processes. Re-run on an idle machine before quoting a number.**", ""]
+    return [f"**Warning: other processes used up to {max(others):.2f} cores' worth of CPU "
+            f"during a measurement, on {os.cpu_count()} cores; those times include "
+            f"contention. Re-run on an idle machine before quoting a number.**", ""]
 
 
 def target_lines(medians, fractions):
@@ -217,7 +239,7 @@ def render(args, command, started, load_start, matmul, all_results):
         f"Written by `benchmarks/train_step.py` on {started:%Y-%m-%d %H:%M} UTC.", "",
         f"Command: `{command}`", "",
         f"Measured so far: {measured or 'nothing'}", "",
-        *load_warning(matmul, all_results),
+        *contention_warning(matmul, all_results),
         *[f"- {line}" for line in machine_description(versions)],
         f"- Threads, both frameworks: intra-op {args.intra_op_threads}, "
         f"inter-op {args.inter_op_threads}",
@@ -229,7 +251,7 @@ def render(args, command, started, load_start, matmul, all_results):
         f"{args.matmul_repeats}: {matmul_flops_per_s / 1e9:.1f} GFLOP/s "
         f"(min-max {matmul['flops'] / matmul_stats['max'] / 1e9:.1f}-"
         f"{matmul['flops'] / matmul_stats['min'] / 1e9:.1f}), peak RSS {matmul['peak_rss_mib']:.0f} MiB, "
-        f"load {matmul['load'][0]:.1f} / {matmul['load'][1]:.1f}",
+        f"other processes' CPU {matmul['other_cpu_cores']:.2f} cores",
         "- FLOPs per step = 4 G + 8 D (G, D: forward FLOPs of one batch through convs, deconvs "
         "and dense layers; see benchmarks/flop_count.py)", "",
         "## Results", "", *results_table(rows, matmul_flops_per_s), "",
@@ -267,7 +289,7 @@ def main(argv=None):
             # Rewritten after every measurement, so that a long run killed
             # part-way still leaves what it measured.
             text = render(args, command, started, load_start, matmul, all_results)
-            pathlib.Path(args.output).write_text(text)
+            write_bytes_atomically(args.output, text.encode())
     print(text[text.index("## Results"):text.index("## Same model")])
 
 
