@@ -15,7 +15,8 @@ import os
 import statistics
 import subprocess
 import sys
-import time
+
+from benchmarks.timed_run import time_steps
 
 BATCH = 64
 THREADS = 2
@@ -31,15 +32,8 @@ LAYERS = (
 VARIANTS = ("xla", "xla_space_to_depth", "plain", "torch")
 
 
-def median_ms(run, repeats, warmup=3):
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+def median_ms(run, repeats):
+    return statistics.median(time_steps(run, warmup=3, repeats=repeats)) * 1e3
 
 
 def measure_tensorflow(variant, repeats):

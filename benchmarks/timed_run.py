@@ -29,7 +29,7 @@ BETAS = (0.5, 0.999)
 BSSN_SCALE = 1.0
 
 
-def _time_steps(step, warmup, repeats):
+def time_steps(step, warmup, repeats):
     for _ in range(warmup):
         step()
     seconds = []
@@ -75,7 +75,7 @@ def _measure_ours(request, jit_compile):
     g_inputs = iter(latent_batches(0, GENERATOR_STREAM, BATCH_SIZE, Z_DIM, 0).prefetch(2))
     step = lambda: trainer.train_step(d_inputs, g_inputs)["g_loss"].numpy()
     return {
-        "seconds": _time_steps(step, request["warmup"], request["repeats"]),
+        "seconds": time_steps(step, request["warmup"], request["repeats"]),
         "generator_specs": keras_layer_specs(trainer.generator),
         "discriminator_specs": keras_layer_specs(trainer.discriminator),
         "version": f"tensorflow {tf.__version__}, keras {keras.__version__}",
@@ -103,7 +103,7 @@ def _measure_torch(request, norm):
     train_step = torch_reference.TorchGANStep(generator, discriminator, LEARNING_RATE, BETAS)
     step = lambda: train_step(real, torch.randn(BATCH_SIZE, Z_DIM), torch.randn(BATCH_SIZE, Z_DIM))
     return {
-        "seconds": _time_steps(step, request["warmup"], request["repeats"]),
+        "seconds": time_steps(step, request["warmup"], request["repeats"]),
         "version": f"torch {torch.__version__}",
         **specs,
     }
@@ -115,7 +115,7 @@ def _measure_matmul(request):
     a = tf.random.normal((size, size))
     b = tf.random.normal((size, size))
     product = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
-    seconds = _time_steps(lambda: product().numpy(), request["warmup"], request["repeats"])
+    seconds = time_steps(lambda: product().numpy(), request["warmup"], request["repeats"])
     return {"seconds": seconds, "flops": 2 * size ** 3, "version": f"tensorflow {tf.__version__}"}
 
 
