@@ -69,6 +69,14 @@ def test_unsupported_settings_are_refused(kwargs, named):
         SpaceToDepthConv2D(4, **kwargs)
 
 
+def test_unknown_spatial_size_is_refused():
+    layer = SpaceToDepthConv2D(4, 4, 2, padding="same", name="down")
+    layer.build((None, 8, 8, 3))
+    traced = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, 3))])
+    with pytest.raises(ValueError, match="'down' needs a known height and width"):
+        traced.get_concrete_function()
+
+
 def test_round_trips_through_keras_serialization():
     layer = SpaceToDepthConv2D(4, 4, 2, padding="same", name="down")
     copy = keras.layers.deserialize(keras.layers.serialize(layer))

@@ -39,6 +39,9 @@ class SpaceToDepthConv2D(keras.layers.Conv2D):
     def convolution_op(self, inputs, kernel):
         stride, (rows, cols) = self.strides[0], self.kernel_size
         _, height, width, channels = inputs.shape
+        if height is None or width is None:
+            raise ValueError(f"SpaceToDepthConv2D {self.name!r} needs a known height and "
+                             f"width; got input shape {tuple(inputs.shape)}.")
         (top, bottom), (left, right) = (_same_padding(height, rows, stride),
                                         _same_padding(width, cols, stride))
         x = ops.pad(inputs, [[0, 0], [top, bottom], [left, right], [0, 0]])
