@@ -15,9 +15,9 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import shlex
 import statistics
-import resource
 import subprocess
 import sys
 import time
