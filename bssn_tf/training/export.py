@@ -1,6 +1,8 @@
 """The generator as a SavedModel: `serving_default(z) -> {"images"}`, plus its model card."""
+import json
 import os
 import platform
+import shutil
 import tempfile
 
 import keras
@@ -10,6 +12,8 @@ import tensorflow as tf
 from bssn_tf.metrics.atomic_files import replace_directory_atomically, write_json_atomically
 
 EXPORT_DIR = "export"
+# The generator of the evaluation with the lowest FCD so far (with --eval_every).
+BEST_EXPORT_DIR = "best_export"
 
 
 class _GeneratorModule(tf.Module):
@@ -50,13 +54,13 @@ def hardware_description():
                                for device in tf.config.list_logical_devices()})}
 
 
-def export_generator(generator, z_dim, model_dir, card):
-    """Writes model_dir/export/ (SavedModel and model_card.json) and returns its path.
+def export_generator(generator, z_dim, model_dir, card, folder=EXPORT_DIR):
+    """Writes model_dir/`folder`/ (SavedModel and model_card.json) and returns its path.
 
     The export is assembled in a temporary folder and renamed into place, so
-    `export/` is never half-written; an older export is replaced.
+    the folder is never half-written; an older export is replaced.
     """
-    final = os.path.join(model_dir, EXPORT_DIR)
+    final = os.path.join(model_dir, folder)
     staging = tempfile.mkdtemp(dir=model_dir, prefix=".export-")
     module = _GeneratorModule(generator, z_dim)
     tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
@@ -65,3 +69,19 @@ def export_generator(generator, z_dim, model_dir, card):
                                hardware=hardware_description()))
     replace_directory_atomically(staging, final)
     return final
+
+
+def discard_export_after(model_dir, step, folder=BEST_EXPORT_DIR):
+    """Removes model_dir/`folder` if it was made after `step` by a run that died.
+
+    On resume, metrics rows past the checkpoint are dropped and redone; an
+    export selected by one of those rows must go with them.
+    """
+    path = os.path.join(model_dir, folder)
+    try:
+        with open(os.path.join(path, "model_card.json")) as handle:
+            exported_step = json.load(handle)["steps"]
+    except FileNotFoundError:
+        return
+    if exported_step > step:
+        shutil.rmtree(path)

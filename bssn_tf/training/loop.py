@@ -11,7 +11,7 @@ from bssn_tf.training import inputs, summaries
 from bssn_tf.training.checkpoints import CheckpointKeeper
 from bssn_tf.training.config import JIT_INCOMPATIBLE_STRATEGIES, ConfigError
 from bssn_tf.training.evaluation import PeriodicEvaluator
-from bssn_tf.training.export import export_generator
+from bssn_tf.training.export import BEST_EXPORT_DIR, discard_export_after, export_generator
 from bssn_tf.training.gan_trainer import GANTrainer
 from bssn_tf.training.progress import ProgressReporter
 from bssn_tf.training.run_directory import claim_model_dir
@@ -62,6 +62,8 @@ def train(config):
     start_step = int(trainer.step.numpy())
     evaluator = (PeriodicEvaluator(config, image_size, start_step)
                  if config.eval_every and chief else None)
+    if chief:
+        discard_export_after(config.model_dir, start_step)
 
     d_iterator = iter(strategy.experimental_distribute_dataset(inputs.discriminator_inputs(
         config, image_size, int(trainer.real_batches_consumed.numpy()))))
@@ -76,6 +78,11 @@ def train(config):
     writer = (tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR))
               if chief else tf.summary.create_noop_writer())
     progress = ProgressReporter(config.steps)
+
+    def card(at_step):
+        return {"flags": config.as_dict(), "steps": at_step,
+                "wall_time_s": round(time.time() - started, 1),
+                "image_shape": [image_size, image_size, spec.channels]}
 
     step = start_step
     outputs = None
@@ -96,16 +103,20 @@ def train(config):
                 results = evaluator.evaluate(step, trainer.generate)
                 summaries.scalar("eval/fcd", results["fcd"], step=step)
                 summaries.scalar("eval/classifier_score", results["classifier_score"], step=step)
+                if results["best"]:
+                    export_generator(trainer.generator, config.z_dim, config.model_dir, dict(
+                        card(step), selected_by={
+                            "metric": "fcd", "step": step, "value": results["fcd"],
+                            "num_samples": results["num_samples"],
+                            "extractor": results["extractor"]}), folder=BEST_EXPORT_DIR)
             if step % config.checkpoint_every == 0 or last:
                 keeper.save()
     writer.flush()
 
     export_dir = None
     if chief:
-        export_dir = export_generator(trainer.generator, config.z_dim, config.model_dir, {
-            "flags": config.as_dict(), "steps": step,
-            "wall_time_s": round(time.time() - started, 1),
-            "image_shape": [image_size, image_size, spec.channels]})
+        export_dir = export_generator(trainer.generator, config.z_dim, config.model_dir,
+                                      card(step))
     return {"steps": step, "start_step": start_step, "export_dir": export_dir,
             "losses": None if outputs is None else {
                 name: float(np.asarray(outputs[name])) for name in ("d_loss", "g_loss")}}
