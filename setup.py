@@ -1,4 +1,5 @@
 """Installs bssn_tf; dependencies live here so `pip install .` is the one set-up step."""
+
 from setuptools import find_namespace_packages, setup
 
 # The model zoo lives in the repository's zoo/ folder and installs as the data
@@ -7,7 +8,8 @@ from setuptools import find_namespace_packages, setup
 # as packages as well, or setuptools warns about data in unlisted folders.
 ZOO_PACKAGES = ["bssn_tf.zoo_files"] + [
     f"bssn_tf.zoo_files.{name}"
-    for name in find_namespace_packages(where="zoo", exclude=["__pycache__", "*.__pycache__"])]
+    for name in find_namespace_packages(where="zoo", exclude=["__pycache__", "*.__pycache__"])
+]
 
 setup(
     name="bssn_tf",
@@ -17,12 +19,16 @@ setup(
         "Normalization (BSSN) for Keras 3 / TensorFlow GANs."
     ),
     python_requires=">=3.10",
-    packages=find_namespace_packages(include=["bssn_tf", "bssn_tf.*", "train", "train.*"],
-                                     exclude=["*.__pycache__"]) + ZOO_PACKAGES,
+    packages=find_namespace_packages(
+        include=["bssn_tf", "bssn_tf.*", "train", "train.*"], exclude=["*.__pycache__"]
+    )
+    + ZOO_PACKAGES,
     package_dir={"bssn_tf.zoo_files": "zoo"},
     include_package_data=True,
-    package_data={"bssn_tf": ["**/*.json", "**/*.npz", "**/*.keras"],
-                  **{package: ["*"] for package in ZOO_PACKAGES}},
+    package_data={
+        "bssn_tf": ["**/*.json", "**/*.npz", "**/*.keras"],
+        **{package: ["*"] for package in ZOO_PACKAGES},
+    },
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3",
@@ -32,11 +38,17 @@ setup(
     extras_require={
         # The embedded offline datasets and the TFDS pipelines, and matplotlib
         # for the report scripts (train/reproduce_claims.py, train/zoo_study.py).
-        "data": ["tensorflow-datasets", "importlib_resources", "mlxtend", "scikit-learn",
-                 "matplotlib"],
+        "data": [
+            "tensorflow-datasets",
+            "importlib_resources",
+            "mlxtend",
+            "scikit-learn",
+            "matplotlib",
+        ],
         # Oracles (scipy), the data extra, and jax for the JAX-backend run.
         "test": [
             "pytest",
+            "ruff==0.17.6",
             "scipy",
             "jax",
             "tensorflow-datasets",

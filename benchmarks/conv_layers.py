@@ -9,6 +9,7 @@ discriminator's strided layers are also timed as SpaceToDepthConv2D under
 XLA. Prints a markdown table in ms; benchmarks/RESULTS.md quotes it. It shows
 which layers make a whole step (benchmarks.train_step) slower than PyTorch's.
 """
+
 import argparse
 import json
 import os
@@ -22,11 +23,15 @@ BATCH = 64
 THREADS = 2
 # name, transposed, c_in, c_out, kernel, stride, input side: cnn32 at width 1.
 LAYERS = (
-    ("conv0", False, 3, 64, 3, 1, 32), ("conv1", False, 64, 64, 4, 2, 32),
-    ("conv2", False, 64, 128, 3, 1, 16), ("conv3", False, 128, 128, 4, 2, 16),
-    ("conv4", False, 128, 256, 3, 1, 8), ("conv5", False, 256, 256, 4, 2, 8),
+    ("conv0", False, 3, 64, 3, 1, 32),
+    ("conv1", False, 64, 64, 4, 2, 32),
+    ("conv2", False, 64, 128, 3, 1, 16),
+    ("conv3", False, 128, 128, 4, 2, 16),
+    ("conv4", False, 128, 256, 3, 1, 8),
+    ("conv5", False, 256, 256, 4, 2, 8),
     ("conv6", False, 256, 512, 3, 1, 4),
-    ("deconv0", True, 512, 256, 4, 2, 4), ("deconv1", True, 256, 128, 4, 2, 8),
+    ("deconv0", True, 512, 256, 4, 2, 4),
+    ("deconv1", True, 256, 128, 4, 2, 8),
     ("deconv2", True, 128, 64, 4, 2, 16),
 )
 VARIANTS = ("xla", "xla_space_to_depth", "plain", "torch")
@@ -49,9 +54,13 @@ def measure_tensorflow(variant, repeats):
     for name, transposed, c_in, c_out, kernel, stride, side in LAYERS:
         if variant == "xla_space_to_depth" and (transposed or stride == 1):
             continue
-        layer_class = (keras.layers.Conv2DTranspose if transposed else
-                       SpaceToDepthConv2D if variant == "xla_space_to_depth" else
-                       keras.layers.Conv2D)
+        layer_class = (
+            keras.layers.Conv2DTranspose
+            if transposed
+            else SpaceToDepthConv2D
+            if variant == "xla_space_to_depth"
+            else keras.layers.Conv2D
+        )
         layer = layer_class(c_out, kernel, stride, padding="same")
         x = tf.random.normal((BATCH, side, side, c_in))
         readout = tf.random.normal(layer.compute_output_shape(x.shape))
@@ -68,8 +77,10 @@ def measure_tensorflow(variant, repeats):
                 loss = tf.reduce_sum(layer(x) * readout)
             return tape.gradient(loss, [x, layer.kernel])
 
-        rows[name] = (median_ms(lambda: forward().numpy(), repeats),
-                      median_ms(lambda: [g.numpy() for g in forward_backward()], repeats))
+        rows[name] = (
+            median_ms(lambda: forward().numpy(), repeats),
+            median_ms(lambda: [g.numpy() for g in forward_backward()], repeats),
+        )
     return rows
 
 
@@ -82,7 +93,8 @@ def measure_torch(repeats):
     for name, transposed, c_in, c_out, kernel, stride, side in LAYERS:
         padding = 1 if stride == 2 else kernel // 2
         layer = (torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d)(
-            c_in, c_out, kernel, stride, padding=padding)
+            c_in, c_out, kernel, stride, padding=padding
+        )
         x = torch.randn(BATCH, c_in, side, side, requires_grad=True)
         readout = torch.randn(layer(x).shape)
 
@@ -92,7 +104,7 @@ def measure_torch(repeats):
             (layer(x) * readout).sum().backward()
 
         with torch.no_grad():
-            forward = median_ms(lambda: layer(x), repeats)
+            forward = median_ms(lambda layer=layer, x=x: layer(x), repeats)
         rows[name] = (forward, median_ms(forward_backward, repeats))
     return rows
 
@@ -104,8 +116,10 @@ def table(results):
         cells = []
         for variant in VARIANTS:
             forward, both = results[variant].get(name, (None, None))
-            cells += ["-" if forward is None else f"{forward:.1f}",
-                      "-" if both is None else f"{both:.1f}"]
+            cells += [
+                "-" if forward is None else f"{forward:.1f}",
+                "-" if both is None else f"{both:.1f}",
+            ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -118,21 +132,36 @@ def main():
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1; got {args.repeats}.")
     if args.variant:  # one framework, in a process of its own
-        rows = (measure_torch(args.repeats) if args.variant == "torch"
-                else measure_tensorflow(args.variant, args.repeats))
+        rows = (
+            measure_torch(args.repeats)
+            if args.variant == "torch"
+            else measure_tensorflow(args.variant, args.repeats)
+        )
         print(json.dumps(rows))
         return
     results = {}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     for variant in VARIANTS:
         done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.conv_layers", f"--variant={variant}",
-             f"--repeats={args.repeats}"], env=env, capture_output=True, text=True, check=False)
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.conv_layers",
+                f"--variant={variant}",
+                f"--repeats={args.repeats}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode:
             sys.exit(f"{variant} failed:\n{done.stderr[-3000:]}")
         results[variant] = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"Times in ms, batch {BATCH}, {THREADS} threads, median of {args.repeats}; "
-          f"load average at the end: {os.getloadavg()[0]:.2f}.\n")
+    print(
+        f"Times in ms, batch {BATCH}, {THREADS} threads, median of {args.repeats}; "
+        f"load average at the end: {os.getloadavg()[0]:.2f}.\n"
+    )
     print(table(results))
 
 

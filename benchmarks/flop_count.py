@@ -11,6 +11,7 @@ Forward FLOPs per example (one multiply-add = 2 FLOPs):
 Batch norm, activations, pooling, the loss, the optimizer and the power
 iteration are not counted: together they are ~1% of the conv work here.
 """
+
 import dataclasses
 import math
 
@@ -88,16 +89,28 @@ def keras_layer_specs(model):
             specs.append(LayerSpec(kind="batchnorm", **common))
             continue
         if isinstance(layer, keras.layers.Dense):
-            specs.append(LayerSpec(kind="dense", in_channels=layer.kernel.shape[0],
-                                   out_channels=layer.kernel.shape[1], **common))
+            specs.append(
+                LayerSpec(
+                    kind="dense",
+                    in_channels=layer.kernel.shape[0],
+                    out_channels=layer.kernel.shape[1],
+                    **common,
+                )
+            )
         elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
             transposed = isinstance(layer, keras.layers.Conv2DTranspose)
             c_in, c_out = layer.kernel.shape[-2:][::-1] if transposed else layer.kernel.shape[-2:]
-            specs.append(LayerSpec(
-                kind="deconv" if transposed else "conv", in_channels=c_in, out_channels=c_out,
-                kernel_size=tuple(layer.kernel_size),
-                in_spatial=_spatial(node_layer.input.shape),
-                out_spatial=_spatial(node_layer.output.shape), **common))
+            specs.append(
+                LayerSpec(
+                    kind="deconv" if transposed else "conv",
+                    in_channels=c_in,
+                    out_channels=c_out,
+                    kernel_size=tuple(layer.kernel_size),
+                    in_spatial=_spatial(node_layer.input.shape),
+                    out_spatial=_spatial(node_layer.output.shape),
+                    **common,
+                )
+            )
         else:
             raise ValueError(f"No FLOP rule for {type(layer).__name__} layer {layer.name!r}.")
     return specs

@@ -9,12 +9,12 @@ Every variant is timed with and without jit_compile in the same process.
 
   python benchmarks/layer_overhead.py [--repeats=10] [--warmup=3]
 """
+
 import os
 import statistics
 import time
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -56,14 +56,17 @@ def _step_seconds(variant, jit_compile):
     from bssn_tf import models
     from bssn_tf.training import GANTrainer, TrainConfig
 
-    config = TrainConfig(model_dir="unused", dataset="cifar10", batch_size=_BATCH_SIZE.value,
-                         jit_compile=jit_compile)
+    config = TrainConfig(
+        model_dir="unused", dataset="cifar10", batch_size=_BATCH_SIZE.value, jit_compile=jit_compile
+    )
     strategy = tf.distribute.get_strategy()
     keras.utils.set_random_seed(0)
     trainer = GANTrainer(
-        config, strategy,
+        config,
+        strategy,
         lambda: models.cnn_generator(IMAGE_SIZE, CHANNELS, config.z_dim),
-        _make_discriminator(variant))
+        _make_discriminator(variant),
+    )
     real = tf.random.uniform([config.batch_size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS], -1, 1)
     z = tf.random.normal([config.batch_size, config.z_dim])
     d_inputs = iter(tf.data.Dataset.from_tensors((real, z)).repeat())
@@ -82,16 +85,20 @@ def main(argv):
     del argv
     import tensorflow as tf
 
-    print(f"TF {tf.__version__}, batch {_BATCH_SIZE.value}, {IMAGE_SIZE}x{IMAGE_SIZE}x{CHANNELS}, "
-          f"median of {_REPEATS.value} steps after {_WARMUP.value} warm-up steps")
+    print(
+        f"TF {tf.__version__}, batch {_BATCH_SIZE.value}, {IMAGE_SIZE}x{IMAGE_SIZE}x{CHANNELS}, "
+        f"median of {_REPEATS.value} steps after {_WARMUP.value} warm-up steps"
+    )
     print(f"{'variant':<10} {'jit':<5} {'s/step':>8} {'vs none':>8}")
     for jit_compile in (False, True):
         baseline = None
         for variant in VARIANTS:
             seconds = _step_seconds(variant, jit_compile)
             baseline = baseline or seconds
-            print(f"{variant:<10} {str(jit_compile):<5} {seconds:8.3f} {seconds / baseline:8.2f}",
-                  flush=True)
+            print(
+                f"{variant:<10} {str(jit_compile):<5} {seconds:8.3f} {seconds / baseline:8.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

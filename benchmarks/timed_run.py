@@ -7,6 +7,7 @@ models' LayerSpecs. Variants: `tf_xla` / `tf` (our GANTrainer step with and
 without jit_compile), `torch_sn` / `torch_bssn` (benchmarks.torch_reference),
 `matmul` (a square float32 TF matmul: the practical FLOP/s limit).
 """
+
 import dataclasses
 import json
 import os
@@ -54,24 +55,39 @@ def _measure_ours(request, jit_compile):
 
     from benchmarks.flop_count import keras_layer_specs
     from bssn_tf.training import GANTrainer, TrainConfig
-    from bssn_tf.training.inputs import GENERATOR_STREAM, DISCRIMINATOR_STREAM, latent_batches
+    from bssn_tf.training.inputs import DISCRIMINATOR_STREAM, GENERATOR_STREAM, latent_batches
 
     config = CONFIGS[request["config"]]
     keras.utils.set_random_seed(0)
     train_config = TrainConfig(
-        model_dir="unused", arch=config["arch"], image_size=config["image_size"],
-        width=config["width"], z_dim=Z_DIM, norm="bssn", scale=BSSN_SCALE, loss="hinge",
-        batch_size=BATCH_SIZE, n_dis=1,
-        g_lr=LEARNING_RATE, d_lr=LEARNING_RATE, beta1=BETAS[0], beta2=BETAS[1],
-        jit_compile=jit_compile)
-    trainer = GANTrainer.for_config(train_config, tf.distribute.get_strategy(),
-                                    config["image_size"], config["channels"])
+        model_dir="unused",
+        arch=config["arch"],
+        image_size=config["image_size"],
+        width=config["width"],
+        z_dim=Z_DIM,
+        norm="bssn",
+        scale=BSSN_SCALE,
+        loss="hinge",
+        batch_size=BATCH_SIZE,
+        n_dis=1,
+        g_lr=LEARNING_RATE,
+        d_lr=LEARNING_RATE,
+        beta1=BETAS[0],
+        beta2=BETAS[1],
+        jit_compile=jit_compile,
+    )
+    trainer = GANTrainer.for_config(
+        train_config, tf.distribute.get_strategy(), config["image_size"], config["channels"]
+    )
     # Real images held in memory, fresh z every step: the step, not the data
     # pipeline, is what is timed (the same holds for the PyTorch side).
     shape = (BATCH_SIZE, config["image_size"], config["image_size"], config["channels"])
     real = tf.data.Dataset.from_tensors(tf.random.uniform(shape, -1.0, 1.0)).repeat()
-    d_inputs = iter(tf.data.Dataset.zip((real, latent_batches(
-        0, DISCRIMINATOR_STREAM, BATCH_SIZE, Z_DIM, 0))).prefetch(2))
+    d_inputs = iter(
+        tf.data.Dataset.zip(
+            (real, latent_batches(0, DISCRIMINATOR_STREAM, BATCH_SIZE, Z_DIM, 0))
+        ).prefetch(2)
+    )
     g_inputs = iter(latent_batches(0, GENERATOR_STREAM, BATCH_SIZE, Z_DIM, 0).prefetch(2))
     step = lambda: trainer.train_step(d_inputs, g_inputs)["g_loss"].numpy()
     return {
@@ -92,8 +108,14 @@ def _measure_torch(request, norm):
     config = CONFIGS[request["config"]]
     torch.manual_seed(0)
     generator, discriminator = torch_reference.build_models(
-        config["arch"], config["image_size"], config["channels"], Z_DIM, config["width"],
-        norm, BSSN_SCALE)
+        config["arch"],
+        config["image_size"],
+        config["channels"],
+        Z_DIM,
+        config["width"],
+        norm,
+        BSSN_SCALE,
+    )
     shape = (BATCH_SIZE, config["channels"], config["image_size"], config["image_size"])
     real = torch.rand(shape) * 2 - 1
     specs = {
@@ -116,7 +138,7 @@ def _measure_matmul(request):
     b = tf.random.normal((size, size))
     product = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
     seconds = time_steps(lambda: product().numpy(), request["warmup"], request["repeats"])
-    return {"seconds": seconds, "flops": 2 * size ** 3, "version": f"tensorflow {tf.__version__}"}
+    return {"seconds": seconds, "flops": 2 * size**3, "version": f"tensorflow {tf.__version__}"}
 
 
 def measure(request):

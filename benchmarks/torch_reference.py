@@ -8,6 +8,7 @@ Discriminator normalization is either PyTorch's own
 ("bssn"), a parametrization doing the same work as our BSSN wrapper: one power
 step on each of the two kernel reshapes per call, u advanced on D(real) only.
 """
+
 import collections
 import contextlib
 
@@ -24,7 +25,14 @@ NORMS = ("sn", "bssn")
 # importing bssn_tf loads TensorFlow, whose memory and threads would then
 # count against PyTorch. benchmarks.train_step asserts per-layer equality.
 CNN_DISCRIMINATOR_CONVS = (
-    (3, 1, 64), (4, 2, 64), (3, 1, 128), (4, 2, 128), (3, 1, 256), (4, 2, 256), (3, 1, 512))
+    (3, 1, 64),
+    (4, 2, 64),
+    (3, 1, 128),
+    (4, 2, 128),
+    (3, 1, 256),
+    (4, 2, 256),
+    (3, 1, 512),
+)
 CNN_GENERATOR_DECONV_CHANNELS = (256, 128, 64)
 LEAKY_SLOPE = 0.1
 RESNET_CONFIGS = {
@@ -94,7 +102,8 @@ def _normalized(module, norm, scale=1.0):
         return spectral_norm(module, eps=EPS)
     out_axis = 1 if isinstance(module, nn.ConvTranspose2d) else 0
     parametrize.register_parametrization(
-        module, "weight", BidirectionalScaledSpectralNorm(module.weight, scale, out_axis))
+        module, "weight", BidirectionalScaledSpectralNorm(module.weight, scale, out_axis)
+    )
     return module
 
 
@@ -123,8 +132,10 @@ def same_conv_transpose2d(c_in, c_out, kernel, stride):
     """ConvTranspose2d whose output is `stride * input`, like TF "SAME"."""
     padding, extra = divmod(kernel - stride, 2)
     if extra:
-        raise ValueError(f"kernel - stride must be even for a SAME transposed conv; got "
-                         f"kernel={kernel}, stride={stride}.")
+        raise ValueError(
+            f"kernel - stride must be even for a SAME transposed conv; got "
+            f"kernel={kernel}, stride={stride}."
+        )
     return nn.ConvTranspose2d(c_in, c_out, kernel, stride, padding=padding)
 
 
@@ -134,7 +145,7 @@ class CNNGenerator(nn.Module):
         # 28 px starts at 7 and needs only the first two doublings.
         self.start = 7 if image_size == 28 else image_size // 8
         self.top = scaled_channels(512, width)
-        deconv_channels = CNN_GENERATOR_DECONV_CHANNELS[:2 if image_size == 28 else 3]
+        deconv_channels = CNN_GENERATOR_DECONV_CHANNELS[: 2 if image_size == 28 else 3]
         self.dense = nn.Linear(z_dim, self.start * self.start * self.top)
         self.dense_bn = nn.BatchNorm1d(self.start * self.start * self.top, **BN_KWARGS)
         blocks, c_in = [], self.top
@@ -191,8 +202,11 @@ class ResNetDiscriminatorBlock(nn.Module):
         self.downsample, self.optimized = downsample, optimized
         self.conv1 = _normalized(nn.Conv2d(c_in, c_out, 3, padding=1), norm, scale)
         self.conv2 = _normalized(nn.Conv2d(c_out, c_out, 3, padding=1), norm, scale)
-        self.shortcut = (_normalized(nn.Conv2d(c_in, c_out, 1), norm, scale)
-                         if downsample or c_in != c_out else None)
+        self.shortcut = (
+            _normalized(nn.Conv2d(c_in, c_out, 1), norm, scale)
+            if downsample or c_in != c_out
+            else None
+        )
 
     def forward(self, x):
         h = x if self.optimized else F.relu(x)
@@ -210,10 +224,12 @@ class ResNetGenerator(nn.Module):
         super().__init__()
         start_channels, block_channels, _, _ = RESNET_CONFIGS[image_size]
         self.top = scaled_channels(start_channels, width)
-        self.dense = nn.Linear(z_dim, RESNET_START_SIZE ** 2 * self.top)
+        self.dense = nn.Linear(z_dim, RESNET_START_SIZE**2 * self.top)
         blocks, c_in = [], self.top
         for index, base in enumerate(block_channels):
-            blocks.append((f"block{index}", ResNetGeneratorBlock(c_in, scaled_channels(base, width))))
+            blocks.append(
+                (f"block{index}", ResNetGeneratorBlock(c_in, scaled_channels(base, width)))
+            )
             c_in = scaled_channels(base, width)
         self.blocks = nn.Sequential(collections.OrderedDict(blocks))
         self.final_bn = nn.BatchNorm2d(c_in, **BN_KWARGS)
@@ -232,8 +248,12 @@ class ResNetDiscriminator(nn.Module):
         blocks = [("block0", ResNetDiscriminatorBlock(channels, c_in, True, True, norm, scale))]
         for index, (base, downsample) in enumerate(block_specs, start=1):
             c_out = scaled_channels(base, width)
-            blocks.append((f"block{index}",
-                           ResNetDiscriminatorBlock(c_in, c_out, downsample, False, norm, scale)))
+            blocks.append(
+                (
+                    f"block{index}",
+                    ResNetDiscriminatorBlock(c_in, c_out, downsample, False, norm, scale),
+                )
+            )
             c_in = c_out
         self.blocks = nn.Sequential(collections.OrderedDict(blocks))
         self.logit = _normalized(nn.Linear(c_in, 1), norm, scale)
@@ -249,8 +269,10 @@ def build_models(arch, image_size, channels, z_dim, width, norm, scale):
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}; got norm={norm!r}.")
     generator_class, discriminator_class = ARCHS[arch]
-    return (generator_class(image_size, channels, z_dim, width),
-            discriminator_class(image_size, channels, norm, scale, width))
+    return (
+        generator_class(image_size, channels, z_dim, width),
+        discriminator_class(image_size, channels, norm, scale, width),
+    )
 
 
 def _keras_name(module_name):
@@ -270,19 +292,31 @@ def layer_specs(model, example_input):
             if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 specs.append(LayerSpec(kind="batchnorm", **common))
             elif isinstance(module, nn.Linear):
-                specs.append(LayerSpec(kind="dense", in_channels=module.in_features,
-                                       out_channels=module.out_features, **common))
+                specs.append(
+                    LayerSpec(
+                        kind="dense",
+                        in_channels=module.in_features,
+                        out_channels=module.out_features,
+                        **common,
+                    )
+                )
             else:
                 transposed = isinstance(layer, nn.ConvTranspose2d)
-                specs.append(LayerSpec(
-                    kind="deconv" if transposed else "conv", in_channels=layer.in_channels,
-                    out_channels=layer.out_channels, kernel_size=tuple(layer.kernel_size),
-                    in_spatial=tuple(inputs[0].shape[2:]),
-                    out_spatial=tuple(output.shape[2:]), **common))
+                specs.append(
+                    LayerSpec(
+                        kind="deconv" if transposed else "conv",
+                        in_channels=layer.in_channels,
+                        out_channels=layer.out_channels,
+                        kernel_size=tuple(layer.kernel_size),
+                        in_spatial=tuple(inputs[0].shape[2:]),
+                        out_spatial=tuple(output.shape[2:]),
+                        **common,
+                    )
+                )
+
         return hook
 
-    counted = (SameConv2d, nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d,
-               nn.BatchNorm2d)
+    counted = (SameConv2d, nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d)
     # A SameConv2d is counted as a whole, so that its input is the unpadded one.
     padded = {id(module.conv) for module in model.modules() if isinstance(module, SameConv2d)}
     for name, module in model.named_modules():
@@ -291,7 +325,8 @@ def layer_specs(model, example_input):
         if isinstance(module, counted):
             hooks.append(module.register_forward_hook(record(_keras_name(name), module)))
         elif not isinstance(module, parametrize.ParametrizationList) and any(
-                True for _ in module.parameters(recurse=False)):
+            True for _ in module.parameters(recurse=False)
+        ):
             raise ValueError(f"No FLOP rule for {type(module).__name__} module {name!r}.")
     try:
         with torch.no_grad(), held_power_iteration():

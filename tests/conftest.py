@@ -3,6 +3,7 @@
 MirroredStrategy tests need two replicas; the split must happen before any
 TensorFlow op runs, so it lives here rather than in a test.
 """
+
 import os
 
 import keras

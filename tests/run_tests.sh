@@ -6,6 +6,9 @@
 # a pytest process of their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One code style: the tree must be ruff-formatted and lint-clean (pyproject.toml).
+ruff format --check --quiet .
+ruff check --quiet .
 mapfile -t script_tests < <(grep -lE "^(from|import) train" tests/test_*.py)
 ignores=()
 for test in "${script_tests[@]}"; do ignores+=("--ignore=$test"); done

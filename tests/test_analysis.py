@@ -1,4 +1,5 @@
 """bssn_tf.analysis against closed forms, numpy SVDs and explicit operator matrices."""
+
 import math
 
 import keras
@@ -20,8 +21,9 @@ def linear_discriminator(weights, wrap=False):
     return model
 
 
-IMAGES = np.array([[1.0, -2.0, 0.5, 3.0], [0.0, 1.0, -1.0, 2.0], [2.0, 2.0, 1.0, -1.0]],
-                  np.float32).reshape(3, 2, 2, 1)
+IMAGES = np.array(
+    [[1.0, -2.0, 0.5, 3.0], [0.0, 1.0, -1.0, 2.0], [2.0, 2.0, 1.0, -1.0]], np.float32
+).reshape(3, 2, 2, 1)
 WEIGHTS = np.array([0.3, -0.1, 0.2, 0.4])
 
 
@@ -44,7 +46,8 @@ def test_sn_dense_gradient_is_projected_through_sigma():
     # D(x) = x.w/||w||: d/dw mean(D) = (I - w w^T/||w||^2) xbar / ||w||.
     # The layer is keyed by its inner name and the gradient is w.r.t. the raw kernel.
     norms = analysis.layer_gradient_norms(
-        linear_discriminator(WEIGHTS, wrap=True), IMAGES, "mean_output")
+        linear_discriminator(WEIGHTS, wrap=True), IMAGES, "mean_output"
+    )
     unit = WEIGHTS / np.linalg.norm(WEIGHTS)
     mean_input = IMAGES.reshape(3, 4).mean(axis=0)
     gradient = (mean_input - unit * (unit @ mean_input)) / np.linalg.norm(WEIGHTS)
@@ -53,9 +56,12 @@ def test_sn_dense_gradient_is_projected_through_sigma():
 
 def test_custom_objective_and_unknown_objective():
     model = linear_discriminator(WEIGHTS)
-    norms = analysis.layer_gradient_norms(model, IMAGES, lambda logits: 2.0 * keras.ops.mean(logits))
-    assert norms["logit"] == pytest.approx(2 * np.linalg.norm(IMAGES.reshape(3, 4).mean(0)),
-                                           rel=1e-5)
+    norms = analysis.layer_gradient_norms(
+        model, IMAGES, lambda logits: 2.0 * keras.ops.mean(logits)
+    )
+    assert norms["logit"] == pytest.approx(
+        2 * np.linalg.norm(IMAGES.reshape(3, 4).mean(0)), rel=1e-5
+    )
     with pytest.raises(ValueError, match="'wasserstein'"):
         analysis.layer_gradient_norms(model, IMAGES, "wasserstein")
 
@@ -91,8 +97,9 @@ def test_weight_scale_of_sn_rank_one_sign_kernel_is_one_over_sqrt_size():
     signs_in = np.tile([1.0, -1.0], 9)
     signs_out = np.array([1.0, -1.0, -1.0, 1.0])
     kernel = (0.3 * np.outer(signs_in, signs_out)).reshape(3, 3, 2, 4)
-    wrapper = SpectralNormalization(keras.layers.Conv2D(4, 3, padding="same", name="conv"),
-                                    mode="sn", scale=1.5)
+    wrapper = SpectralNormalization(
+        keras.layers.Conv2D(4, 3, padding="same", name="conv"), mode="sn", scale=1.5
+    )
     model = single_layer_model(wrapper, (5, 5, 2))
     wrapper.layer.kernel.assign(kernel.astype(np.float32))
     scale = analysis.effective_weight_scales(model)["conv"]
@@ -164,18 +171,22 @@ def test_deep_discriminator_depth_and_names():
     deep = analysis.deep_cnn_discriminator(1, norm="sn", width=0.125)
     shapes = [tuple(entry.raw_kernel.shape) for entry in analysis.kernel_layers(deep)]
     assert shapes == [tuple(entry.raw_kernel.shape) for entry in reference]
-    deeper = analysis.kernel_layers(analysis.deep_cnn_discriminator(3, norm="none",
-                                                                    width=0.125, init="lecun"))
+    deeper = analysis.kernel_layers(
+        analysis.deep_cnn_discriminator(3, norm="none", width=0.125, init="lecun")
+    )
     assert len(deeper) == 4 * 3 + 3 + 1
     assert [entry.wrapper for entry in deeper] == [None] * len(deeper)
     assert deeper[0].name == "conv0" and deeper[-1].name == "logit"
 
 
-@pytest.mark.parametrize("kwargs, needle", [
-    (dict(repeats=0), "repeats=0"),
-    (dict(repeats=1, init="xavier"), "init='xavier'"),
-    (dict(repeats=1, norm="wn"), "norm='wn'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        (dict(repeats=0), "repeats=0"),
+        (dict(repeats=1, init="xavier"), "init='xavier'"),
+        (dict(repeats=1, norm="wn"), "norm='wn'"),
+    ],
+)
 def test_deep_discriminator_bad_arguments(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         analysis.deep_cnn_discriminator(**kwargs)

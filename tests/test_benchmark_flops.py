@@ -4,6 +4,7 @@ A wrong counter would make every "fraction of matmul FLOP/s" in
 benchmarks/RESULTS.md wrong, so it is checked on a model small enough to count
 by hand: conv, batch norm, deconv and dense, one conv spectrally normalized.
 """
+
 import keras
 import pytest
 
@@ -38,8 +39,18 @@ def test_tiny_model_layers_parameters_and_flops():
 
 def test_gan_step_is_four_generator_and_eight_discriminator_forwards():
     generator = [LayerSpec("g", "dense", parameters=0, in_channels=10, out_channels=7)]
-    discriminator = [LayerSpec("d", "conv", parameters=0, in_channels=1, out_channels=2,
-                               kernel_size=(3, 3), in_spatial=(4, 4), out_spatial=(4, 4))]
+    discriminator = [
+        LayerSpec(
+            "d",
+            "conv",
+            parameters=0,
+            in_channels=1,
+            out_channels=2,
+            kernel_size=(3, 3),
+            in_spatial=(4, 4),
+            out_spatial=(4, 4),
+        )
+    ]
     batch = 3
     g_forward = batch * 2 * 10 * 7
     d_forward = batch * 2 * 16 * 9 * 1 * 2

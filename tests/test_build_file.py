@@ -3,6 +3,7 @@
 Bazel itself cannot resolve its rules offline here, so this test keeps BUILD
 honest by parsing it as the Python-syntax Starlark it is.
 """
+
 import ast
 import pathlib
 import re

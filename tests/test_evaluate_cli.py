@@ -1,4 +1,5 @@
 """`python -m train.evaluate` end to end on a tiny generator SavedModel exported here."""
+
 import json
 import os
 import subprocess
@@ -9,69 +10,84 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Z_DIM = 8
 
 
 def export_tiny_generator(directory, z_dim=Z_DIM):
-  """A Dense+tanh generator with the export contract: serving_default(z) -> images."""
-  keras.utils.set_random_seed(0)
-  network = keras.Sequential([
-      keras.Input((z_dim,)), keras.layers.Dense(28 * 28, activation="tanh"),
-      keras.layers.Reshape((28, 28, 1))])
+    """A Dense+tanh generator with the export contract: serving_default(z) -> images."""
+    keras.utils.set_random_seed(0)
+    network = keras.Sequential(
+        [
+            keras.Input((z_dim,)),
+            keras.layers.Dense(28 * 28, activation="tanh"),
+            keras.layers.Reshape((28, 28, 1)),
+        ]
+    )
 
-  class Generator(tf.Module):
+    class Generator(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.network = network
 
-    def __init__(self):
-      super().__init__()
-      self.network = network
+        @tf.function(input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
+        def serve(self, z):
+            return {"images": self.network(z, training=False)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
-    def serve(self, z):
-      return {"images": self.network(z, training=False)}
-
-  module = Generator()
-  tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
-  with open(os.path.join(directory, "model_card.json"), "w") as handle:
-    json.dump({"z_dim": z_dim}, handle)
-  return directory
+    module = Generator()
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
+    with open(os.path.join(directory, "model_card.json"), "w") as handle:
+        json.dump({"z_dim": z_dim}, handle)
+    return directory
 
 
 def run_cli(*flags):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([sys.executable, "-m", "train.evaluate", *flags],
-                        cwd=REPO_ROOT, capture_output=True, text=True, env=env,
-                        timeout=300)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", "train.evaluate", *flags],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_cli_prints_one_json_line_and_writes_eval_metrics(tmp_path):
-  export_dir = export_tiny_generator(tmp_path / "export")
-  result = run_cli(f"--model_dir={tmp_path}", "--num_samples=40", "--num_real=60",
-                   "--batch_size=16", "--seed=3")
-  assert result.returncode == 0, result.stderr
-  lines = result.stdout.strip().splitlines()
-  assert len(lines) == 1
-  printed = json.loads(lines[0])
-  with open(export_dir / "eval_metrics.json") as handle:
-    assert json.load(handle) == printed
-  assert printed["num_samples"] == 40 and printed["num_real"] == 60
-  assert printed["extractor"] == "digits" and printed["dataset"] == "mnist5k"
-  for key in ("fcd", "kcd", "classifier_score", "classifier_score_std"):
-    assert np.isfinite(printed[key]), key
-  assert printed["fcd"] > 0 and 1.0 <= printed["classifier_score"] <= 10.0
+    export_dir = export_tiny_generator(tmp_path / "export")
+    result = run_cli(
+        f"--model_dir={tmp_path}",
+        "--num_samples=40",
+        "--num_real=60",
+        "--batch_size=16",
+        "--seed=3",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    printed = json.loads(lines[0])
+    with open(export_dir / "eval_metrics.json") as handle:
+        assert json.load(handle) == printed
+    assert printed["num_samples"] == 40 and printed["num_real"] == 60
+    assert printed["extractor"] == "digits" and printed["dataset"] == "mnist5k"
+    for key in ("fcd", "kcd", "classifier_score", "classifier_score_std"):
+        assert np.isfinite(printed[key]), key
+    assert printed["fcd"] > 0 and 1.0 <= printed["classifier_score"] <= 10.0
 
 
-@pytest.mark.parametrize("flags,named", [
-    ([], "--model_dir, --saved_model, --zoo"),
-    (["--zoo=no_such_generator"], "--zoo=no_such_generator"),
-    (["--saved_model=/nonexistent", "--zoo=x"], "exactly one"),
-    (["--saved_model=/nonexistent"], "--saved_model=/nonexistent"),
-    (["--saved_model=/tmp", "--extractor=vgg"], "--extractor=vgg"),
-    (["--saved_model=/tmp", "--num_samples=1"], "--num_samples=1"),
-])
+@pytest.mark.parametrize(
+    "flags,named",
+    [
+        ([], "--model_dir, --saved_model, --zoo"),
+        (["--zoo=no_such_generator"], "--zoo=no_such_generator"),
+        (["--saved_model=/nonexistent", "--zoo=x"], "exactly one"),
+        (["--saved_model=/nonexistent"], "--saved_model=/nonexistent"),
+        (["--saved_model=/tmp", "--extractor=vgg"], "--extractor=vgg"),
+        (["--saved_model=/tmp", "--num_samples=1"], "--num_samples=1"),
+    ],
+)
 def test_bad_flags_give_one_line_error_naming_the_flag(flags, named):
-  result = run_cli(*flags)
-  assert result.returncode != 0
-  error_lines = [line for line in result.stderr.splitlines() if "error" in line]
-  assert len(error_lines) == 1 and named in error_lines[0], result.stderr
+    result = run_cli(*flags)
+    assert result.returncode != 0
+    error_lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(error_lines) == 1 and named in error_lines[0], result.stderr

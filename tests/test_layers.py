@@ -2,9 +2,10 @@
 
 Backend-agnostic: CI runs this file under the TensorFlow and JAX backends.
 """
+
+import keras
 import numpy as np
 import pytest
-import keras
 from keras import layers, ops
 
 from bssn_tf.layers import (
@@ -67,7 +68,12 @@ LAYER_CASES = [
     ("conv2d", lambda: layers.Conv2D(6, 3, padding="same"), (2, 6, 6, 3), False),
     ("conv3d", lambda: layers.Conv3D(5, 2), (1, 4, 4, 4, 2), False),
     ("conv1d_t", lambda: layers.Conv1DTranspose(6, 3, strides=2), (2, 5, 4), True),
-    ("conv2d_t", lambda: layers.Conv2DTranspose(5, 4, strides=2, padding="same"), (2, 4, 4, 3), True),
+    (
+        "conv2d_t",
+        lambda: layers.Conv2DTranspose(5, 4, strides=2, padding="same"),
+        (2, 4, 4, 3),
+        True,
+    ),
     ("conv3d_t", lambda: layers.Conv3DTranspose(4, 2), (1, 3, 3, 3, 2), True),
 ]
 
@@ -125,7 +131,9 @@ def test_embedding_sn_matches_svd():
     np.testing.assert_allclose(
         float(to_numpy(wrapper.spectral_norms()["sigma"])), top_singular_value(table), rtol=1e-3
     )
-    np.testing.assert_allclose(to_numpy(wrapper(ids))[0], to_numpy(wrapper.normalized_kernel()), rtol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(wrapper(ids))[0], to_numpy(wrapper.normalized_kernel()), rtol=1e-6
+    )
 
 
 def explicit_operator(layer, in_shape):
@@ -137,15 +145,43 @@ def explicit_operator(layer, in_shape):
 
 EXACT_CASES = [
     ("conv1d_valid", lambda: layers.Conv1D(3, 3, use_bias=False), (7, 2)),
-    ("conv1d_s2_same", lambda: layers.Conv1D(3, 4, strides=2, padding="same", use_bias=False), (8, 2)),
+    (
+        "conv1d_s2_same",
+        lambda: layers.Conv1D(3, 4, strides=2, padding="same", use_bias=False),
+        (8, 2),
+    ),
     ("conv2d_same", lambda: layers.Conv2D(3, 3, padding="same", use_bias=False), (5, 5, 2)),
-    ("conv2d_s2_same_even", lambda: layers.Conv2D(3, 4, strides=2, padding="same", use_bias=False), (6, 6, 2)),
-    ("conv2d_s2_same_odd_input", lambda: layers.Conv2D(2, 3, strides=2, padding="same", use_bias=False), (5, 5, 2)),
+    (
+        "conv2d_s2_same_even",
+        lambda: layers.Conv2D(3, 4, strides=2, padding="same", use_bias=False),
+        (6, 6, 2),
+    ),
+    (
+        "conv2d_s2_same_odd_input",
+        lambda: layers.Conv2D(2, 3, strides=2, padding="same", use_bias=False),
+        (5, 5, 2),
+    ),
     ("conv2d_s2_valid", lambda: layers.Conv2D(3, 3, strides=2, use_bias=False), (7, 6, 2)),
-    ("conv2d_dilated", lambda: layers.Conv2D(2, 3, dilation_rate=2, padding="same", use_bias=False), (6, 6, 2)),
-    ("conv2d_t_s2_same", lambda: layers.Conv2DTranspose(2, 4, strides=2, padding="same", use_bias=False), (3, 3, 3)),
-    ("conv2d_t_s2_valid", lambda: layers.Conv2DTranspose(2, 3, strides=2, use_bias=False), (3, 3, 2)),
-    ("conv1d_t_output_padding", lambda: layers.Conv1DTranspose(2, 3, strides=2, output_padding=1, use_bias=False), (4, 2)),
+    (
+        "conv2d_dilated",
+        lambda: layers.Conv2D(2, 3, dilation_rate=2, padding="same", use_bias=False),
+        (6, 6, 2),
+    ),
+    (
+        "conv2d_t_s2_same",
+        lambda: layers.Conv2DTranspose(2, 4, strides=2, padding="same", use_bias=False),
+        (3, 3, 3),
+    ),
+    (
+        "conv2d_t_s2_valid",
+        lambda: layers.Conv2DTranspose(2, 3, strides=2, use_bias=False),
+        (3, 3, 2),
+    ),
+    (
+        "conv1d_t_output_padding",
+        lambda: layers.Conv1DTranspose(2, 3, strides=2, output_padding=1, use_bias=False),
+        (4, 2),
+    ),
 ]
 
 
@@ -290,12 +326,22 @@ def test_spectralize_wraps_supported_layers_and_keeps_weights():
     model = keras.Model(inputs, outputs)
     wrapped = spectralize(model, mode="bsn", scale=1.4)
     kinds = [type(layer).__name__ for layer in wrapped.layers]
-    assert kinds == ["InputLayer", "SpectralNormalization", "LeakyReLU", "Flatten", "SpectralNormalization"]
+    assert kinds == [
+        "InputLayer",
+        "SpectralNormalization",
+        "LeakyReLU",
+        "Flatten",
+        "SpectralNormalization",
+    ]
     conv_wrapper, dense_wrapper = wrapped.layers[1], wrapped.layers[4]
     assert conv_wrapper.mode == "bsn" and conv_wrapper.scale == 1.4
-    np.testing.assert_array_equal(to_numpy(conv_wrapper.layer.kernel), to_numpy(model.layers[1].kernel))
+    np.testing.assert_array_equal(
+        to_numpy(conv_wrapper.layer.kernel), to_numpy(model.layers[1].kernel)
+    )
     x = np.random.default_rng(11).normal(size=(2, 8, 8, 1)).astype("float32")
-    h = to_numpy(ops.conv(x, conv_wrapper.normalized_kernel(), padding="same")) + to_numpy(conv_wrapper.layer.bias)
+    h = to_numpy(ops.conv(x, conv_wrapper.normalized_kernel(), padding="same")) + to_numpy(
+        conv_wrapper.layer.bias
+    )
     h = np.where(h > 0, h, 0.1 * h).reshape(2, -1)
     expected = h @ to_numpy(dense_wrapper.normalized_kernel()) + to_numpy(dense_wrapper.layer.bias)
     np.testing.assert_allclose(to_numpy(wrapped(x)), expected, rtol=1e-4, atol=1e-5)
@@ -413,12 +459,17 @@ def test_spectralize_reaches_nested_models_and_skips_wrapped_layers():
     wrapped = spectralize(model, mode="bsn", scale=1.1)
     nested = wrapped.layers[1]
     assert isinstance(nested.layers[0], SpectralNormalization) and nested.layers[0].mode == "bsn"
-    np.testing.assert_array_equal(to_numpy(nested.layers[0].layer.kernel), to_numpy(inner.layers[0].kernel))
+    np.testing.assert_array_equal(
+        to_numpy(nested.layers[0].layer.kernel), to_numpy(inner.layers[0].kernel)
+    )
     kept = wrapped.layers[2]
     assert kept.mode == "sn" and kept.scale == 1.0
     np.testing.assert_array_equal(to_numpy(kept.u), to_numpy(model.layers[2].u))
     x = np.random.default_rng(15).normal(size=(3, 4)).astype("float32")
-    h = np.maximum(x @ to_numpy(nested.layers[0].normalized_kernel()) + to_numpy(nested.layers[0].layer.bias), 0)
+    h = np.maximum(
+        x @ to_numpy(nested.layers[0].normalized_kernel()) + to_numpy(nested.layers[0].layer.bias),
+        0,
+    )
     expected = h @ to_numpy(kept.normalized_kernel()) + to_numpy(kept.layer.bias)
     np.testing.assert_allclose(to_numpy(wrapped(x)), expected, rtol=1e-4, atol=1e-5)
 
@@ -427,9 +478,17 @@ def test_spectralize_reaches_nested_models_and_skips_wrapped_layers():
 def test_exact_mode_on_matrix_layers_is_plain_sn(make):
     keras.utils.set_random_seed(16)
     wrapper = ExactSN(make())
-    x = np.arange(9)[None, :] if isinstance(wrapper.layer, layers.Embedding) else np.ones((2, 3), "float32")
+    x = (
+        np.arange(9)[None, :]
+        if isinstance(wrapper.layer, layers.Embedding)
+        else np.ones((2, 3), "float32")
+    )
     run_training_calls(wrapper, x, 60)
-    kernel = to_numpy(wrapper.layer.embeddings if isinstance(wrapper.layer, layers.Embedding) else wrapper.layer.kernel)
+    kernel = to_numpy(
+        wrapper.layer.embeddings
+        if isinstance(wrapper.layer, layers.Embedding)
+        else wrapper.layer.kernel
+    )
     assert set(wrapper.spectral_norms()) == {"sigma"}
     np.testing.assert_allclose(
         float(to_numpy(wrapper.spectral_norms()["sigma"])), top_singular_value(kernel), rtol=1e-3

@@ -1,8 +1,9 @@
 """Wrapper behaviour that only the TensorFlow backend has: XLA, tf.distribute,
 SavedModel export, and mixed precision inside a compiled model."""
+
+import keras
 import numpy as np
 import pytest
-import keras
 from keras import layers
 
 tf = pytest.importorskip("tensorflow")
@@ -51,7 +52,10 @@ def make_step(model, optimizer, jit_compile):
 def batches():
     rng = np.random.default_rng(0)
     return [
-        (rng.normal(size=(4, 8, 8, 1)).astype("float32"), rng.normal(size=(4, 8, 8, 1)).astype("float32"))
+        (
+            rng.normal(size=(4, 8, 8, 1)).astype("float32"),
+            rng.normal(size=(4, 8, 8, 1)).astype("float32"),
+        )
         for _ in range(3)
     ]
 
@@ -61,7 +65,11 @@ def test_xla_step_matches_eager_step():
     for jit in (False, True):
         model = small_discriminator(0)
         optimizer = keras.optimizers.Adam(1e-3)
-        step = make_step(model, optimizer, jit) if jit else make_step(model, optimizer, False).python_function
+        step = (
+            make_step(model, optimizer, jit)
+            if jit
+            else make_step(model, optimizer, False).python_function
+        )
         losses = [float(step(r, f)) for r, f in batches()]
         results.append((losses, state_of(model)))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
@@ -121,14 +129,21 @@ def test_mirrored_strategy_u_identical_on_replicas_and_equal_to_single_device():
         for name in ("u", "u2"):
             if not hasattr(wrapper_single, name):
                 continue
-            replicas = [v.numpy() for v in getattr(wrapper_mirrored, name).value.values] if hasattr(
-                getattr(wrapper_mirrored, name).value, "values"
-            ) else [getattr(wrapper_mirrored, name).numpy()]
+            replicas = (
+                [v.numpy() for v in getattr(wrapper_mirrored, name).value.values]
+                if hasattr(getattr(wrapper_mirrored, name).value, "values")
+                else [getattr(wrapper_mirrored, name).numpy()]
+            )
             assert len(replicas) == 2
             np.testing.assert_array_equal(replicas[0], replicas[1])
-            np.testing.assert_allclose(replicas[0], getattr(wrapper_single, name).numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                replicas[0], getattr(wrapper_single, name).numpy(), rtol=1e-5, atol=1e-6
+            )
     np.testing.assert_allclose(
-        mirrored.layers[0].layer.kernel.numpy(), single.layers[0].layer.kernel.numpy(), rtol=1e-5, atol=1e-6
+        mirrored.layers[0].layer.kernel.numpy(),
+        single.layers[0].layer.kernel.numpy(),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -170,4 +185,6 @@ def test_mixed_precision_model_under_xla_keeps_float32_state(policy):
     for wrapper_ref, wrapper_mixed in zip(reference.layers, mixed.layers):
         if hasattr(wrapper_ref, "u"):
             assert wrapper_mixed.u.dtype == "float32"
-            np.testing.assert_allclose(wrapper_mixed.u.numpy(), wrapper_ref.u.numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                wrapper_mixed.u.numpy(), wrapper_ref.u.numpy(), rtol=1e-5, atol=1e-6
+            )

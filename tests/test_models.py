@@ -1,4 +1,5 @@
 """Reference GAN architectures: shapes, hand-counted parameters and normalization wrapping."""
+
 import math
 
 import keras
@@ -36,7 +37,7 @@ def cnn_generator_params(size, image_channels):
     top = channels(512)
     total = Z_DIM * start * start * top + start * start * top + 2 * start * start * top
     c_in = top
-    for base in ((256, 128) if size == 28 else (256, 128, 64)):
+    for base in (256, 128) if size == 28 else (256, 128, 64):
         total += conv_params(4, c_in, channels(base)) + 2 * channels(base)
         c_in = channels(base)
     return total + conv_params(3, c_in, image_channels)
@@ -62,7 +63,13 @@ def resnet32_params(image_channels):
     c_in = g_top
     for _ in range(3):
         c = channels(256)
-        g += 2 * c_in + conv_params(3, c_in, c) + 2 * c + conv_params(3, c, c) + conv_params(1, c_in, c)
+        g += (
+            2 * c_in
+            + conv_params(3, c_in, c)
+            + 2 * c
+            + conv_params(3, c, c)
+            + conv_params(1, c_in, c)
+        )
         c_in = c
     g += 2 * c_in + conv_params(3, c_in, image_channels)
     c = channels(128)
@@ -82,7 +89,8 @@ def test_resnet_shapes(size):
     if size == 32:
         count = lambda weights: sum(int(np.prod(w.shape)) for w in weights)
         assert (count(generator.trainable_weights), count(discriminator.trainable_weights)) == (
-            resnet32_params(3))
+            resnet32_params(3)
+        )
 
 
 @pytest.mark.parametrize("arch", sorted(models.ARCHS))
@@ -94,8 +102,11 @@ def test_generator_never_wrapped_and_every_discriminator_layer_is(arch, norm):
     assert not any(isinstance(layer, SpectralNormalization) for layer in generator.layers)
     assert models.spectral_layers(generator) == []
     wrappers = models.spectral_layers(discriminator)
-    bare = [layer for layer in discriminator.layers
-            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    bare = [
+        layer
+        for layer in discriminator.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+    ]
     if norm == "none":
         assert wrappers == [] and bare
         return

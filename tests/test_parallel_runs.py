@@ -1,4 +1,5 @@
 """bssn_tf.training.parallel_runs: runs in spawned processes equal the same runs in-process."""
+
 import dataclasses
 import json
 import os
@@ -10,20 +11,34 @@ import tensorflow as tf
 from bssn_tf.training import TrainConfig, inputs
 from bssn_tf.training.parallel_runs import THREAD_VARIABLES, finished, train_all, usable_cores
 
-TINY = dict(width=0.125, batch_size=8, z_dim=8, steps=2, log_every=2, sample_every=0,
-            checkpoint_every=2, deterministic=True, jit_compile=False)
+TINY = dict(
+    width=0.125,
+    batch_size=8,
+    z_dim=8,
+    steps=2,
+    log_every=2,
+    sample_every=0,
+    checkpoint_every=2,
+    deterministic=True,
+    jit_compile=False,
+)
 
 
 def tiny_configs(root, seeds=(0, 1), **overrides):
-    return [TrainConfig(model_dir=str(root / f"seed{seed}"), seed=seed,
-                        **dict(TINY, **overrides)) for seed in seeds]
+    return [
+        TrainConfig(model_dir=str(root / f"seed{seed}"), seed=seed, **dict(TINY, **overrides))
+        for seed in seeds
+    ]
 
 
 def checkpoint_values(model_dir):
     """Every variable of the run's latest checkpoint, by name."""
     reader = tf.train.load_checkpoint(os.path.join(model_dir, "checkpoints"))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if "OPTIMIZER_SLOT" not in name and not name.startswith("_CHECKPOINTABLE")}
+    return {
+        name: reader.get_tensor(name)
+        for name in reader.get_variable_to_shape_map()
+        if "OPTIMIZER_SLOT" not in name and not name.startswith("_CHECKPOINTABLE")
+    }
 
 
 def test_parallel_runs_equal_in_process_runs(tmp_path):
@@ -50,14 +65,15 @@ def test_parallel_runs_equal_in_process_runs(tmp_path):
 
 def test_non_finite_loss_is_returned_per_run(tmp_path, monkeypatch):
     nan_batches = lambda seed, stream, batch_size, z_dim, start: tf.data.Dataset.from_tensors(
-        tf.fill([batch_size, z_dim], float("nan"))).repeat()
+        tf.fill([batch_size, z_dim], float("nan"))
+    ).repeat()
     monkeypatch.setattr(inputs, "latent_batches", nan_batches)
     errors = train_all(tiny_configs(tmp_path, seeds=(0,)), processes=1)
     assert len(errors) == 1 and "non-finite loss at step 1" in errors[0]
 
 
 def test_finished_runs_are_not_trained_again(tmp_path):
-    config, = tiny_configs(tmp_path, seeds=(0,))
+    (config,) = tiny_configs(tmp_path, seeds=(0,))
     assert not finished(config)
     assert train_all([config]) == [None]
     assert finished(config)

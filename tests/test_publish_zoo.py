@@ -1,4 +1,5 @@
 """train/publish_zoo.py: a tiny finished run becomes a zoo model that verifies and reproduces."""
+
 import json
 import os
 import shutil
@@ -17,9 +18,23 @@ NUM_SAMPLES = 40
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("run"))
-    train(TrainConfig(model_dir=model_dir, width=0.125, batch_size=8, z_dim=8, steps=2,
-                      eval_every=2, eval_num_samples=20, eval_num_real=20, sample_every=0,
-                      checkpoint_every=2, log_every=2, norm="bssn", scale=1.3))
+    train(
+        TrainConfig(
+            model_dir=model_dir,
+            width=0.125,
+            batch_size=8,
+            z_dim=8,
+            steps=2,
+            eval_every=2,
+            eval_num_samples=20,
+            eval_num_real=20,
+            sample_every=0,
+            checkpoint_every=2,
+            log_every=2,
+            norm="bssn",
+            scale=1.3,
+        )
+    )
     return model_dir
 
 
@@ -32,8 +47,9 @@ def test_published_model_verifies_scores_and_reproduces(finished_run, tmp_path, 
     assert [entry for entry in os.listdir(zoo_dir) if entry.startswith(".")] == []
     model_dir = zoo.verify("tiny")
     assert card["files"] == integrity.file_checksums(model_dir)
-    assert {"saved_model.pb", "samples.png", "reference_output.npz",
-            "training_metrics.csv"} <= set(card["files"])
+    assert {"saved_model.pb", "samples.png", "reference_output.npz", "training_metrics.csv"} <= set(
+        card["files"]
+    )
     assert (card["norm"], card["scale"], card["z_dim"], card["steps"]) == ("bssn", 1.3, 8, 2)
     assert card["flags"]["width"] == 0.125 and card["hardware"]["cpu_count"] >= 1
 
@@ -44,8 +60,9 @@ def test_published_model_verifies_scores_and_reproduces(finished_run, tmp_path, 
 
     # The card's metrics are what evaluate_generator gives the loaded model on all real images.
     real = data.load_array("mnist5k", "train")
-    expected = metrics.evaluate_generator(generator, real, extractor="digits",
-                                          num_samples=NUM_SAMPLES, seed=0, z_dim=8)
+    expected = metrics.evaluate_generator(
+        generator, real, extractor="digits", num_samples=NUM_SAMPLES, seed=0, z_dim=8
+    )
     for key in ("fcd", "kcd", "classifier_score"):
         assert card["metrics"][key] == pytest.approx(expected[key], rel=1e-6), key
     assert card["metrics"]["num_real"] == len(real)

@@ -2,6 +2,7 @@
 
 One normalization per claim keeps this fast: each trainer costs a trace.
 """
+
 import json
 import math
 import os
@@ -14,15 +15,32 @@ from train import reproduce_claims
 
 TINY = {
     "exploding": dict(steps=2, width=0.125, log_every=1, norms=["bssn"]),
-    "vanishing": dict(steps=1, width=0.125, repeats=1, power_iterations=3, norms=["exact"],
-                      depth_repeats=["1", "2"]),
-    "quality": dict(steps=2, width=0.125, eval_every=1, eval_num_samples=100, lrs=["4e-4"],
-                    n_dis=["1"], norms=["sn"], parallel_runs=1),
+    "vanishing": dict(
+        steps=1,
+        width=0.125,
+        repeats=1,
+        power_iterations=3,
+        norms=["exact"],
+        depth_repeats=["1", "2"],
+    ),
+    "quality": dict(
+        steps=2,
+        width=0.125,
+        eval_every=1,
+        eval_num_samples=100,
+        lrs=["4e-4"],
+        n_dis=["1"],
+        norms=["sn"],
+        parallel_runs=1,
+    ),
 }
 FIGURES = {
     "exploding": ["exploding_layer_grad_norms.png", "exploding_input_grad_norm.png"],
-    "vanishing": ["vanishing_layer_grad_norms.png", "vanishing_weight_scale.png",
-                  "vanishing_depth_sweep.png"],
+    "vanishing": [
+        "vanishing_layer_grad_norms.png",
+        "vanishing_weight_scale.png",
+        "vanishing_depth_sweep.png",
+    ],
     "quality": ["quality_fcd_curves.png", "quality_stability_grid.png"],
 }
 
@@ -46,8 +64,13 @@ def parsed_flags():
 
 @pytest.mark.parametrize("claim", sorted(TINY))
 def test_claim_writes_figures_and_finite_numbers(claim, tmp_path):
-    with flagsaver.flagsaver(claim=claim, out_dir=str(tmp_path / "out"),
-                             work_dir=str(tmp_path / "work"), batch_size=16, **TINY[claim]):
+    with flagsaver.flagsaver(
+        claim=claim,
+        out_dir=str(tmp_path / "out"),
+        work_dir=str(tmp_path / "work"),
+        batch_size=16,
+        **TINY[claim],
+    ):
         reproduce_claims.main(["reproduce_claims"])
     for name in FIGURES[claim]:
         assert os.path.getsize(tmp_path / "out" / name) > 1000

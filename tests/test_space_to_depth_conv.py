@@ -1,4 +1,5 @@
 """SpaceToDepthConv2D equals keras.layers.Conv2D: outputs and gradients, plain and wrapped."""
+
 import keras
 import numpy as np
 import pytest
@@ -22,8 +23,10 @@ def twin_layers(filters, kernel, stride, input_shape, seed=0):
     return ours, reference
 
 
-@pytest.mark.parametrize("kernel,stride,size", [
-    (4, 2, 8), (4, 2, 7), (4, 2, 28), (2, 2, 5), (6, 2, 9), (6, 3, 10), (3, 3, 7)])
+@pytest.mark.parametrize(
+    "kernel,stride,size",
+    [(4, 2, 8), (4, 2, 7), (4, 2, 28), (2, 2, 5), (6, 2, 9), (6, 3, 10), (3, 3, 7)],
+)
 def test_outputs_and_gradients_equal_conv2d(kernel, stride, size):
     shape = (2, size, size + 1, 3)
     ours, reference = twin_layers(5, kernel, stride, shape)
@@ -58,12 +61,15 @@ def test_equals_conv2d_inside_bssn():
     assert np.abs(mine).max() > 1e-2
 
 
-@pytest.mark.parametrize("kwargs,named", [
-    (dict(kernel_size=3, strides=2, padding="same"), "kernel_size=(3, 3)"),
-    (dict(kernel_size=4, strides=1, padding="same"), "strides=(1, 1)"),
-    (dict(kernel_size=4, strides=2, padding="valid"), "padding='valid'"),
-    (dict(kernel_size=4, strides=(2, 1), padding="same"), "strides=(2, 1)"),
-])
+@pytest.mark.parametrize(
+    "kwargs,named",
+    [
+        (dict(kernel_size=3, strides=2, padding="same"), "kernel_size=(3, 3)"),
+        (dict(kernel_size=4, strides=1, padding="same"), "strides=(1, 1)"),
+        (dict(kernel_size=4, strides=2, padding="valid"), "padding='valid'"),
+        (dict(kernel_size=4, strides=(2, 1), padding="same"), "strides=(2, 1)"),
+    ],
+)
 def test_unsupported_settings_are_refused(kwargs, named):
     with pytest.raises(ValueError, match=named.replace("(", r"\(").replace(")", r"\)")):
         SpaceToDepthConv2D(4, **kwargs)

@@ -1,4 +1,5 @@
-"""The training library and train/train_gan.py: schedule, resume, NaN stop, strategies, export, CLI."""
+"""Training library and train/train_gan.py: schedule, resume, NaN stop, strategies, export, CLI."""
+
 import json
 import os
 import shutil
@@ -13,18 +14,24 @@ import pytest
 import tensorflow as tf
 
 from bssn_tf import models
-from bssn_tf.training import (ConfigError, GANTrainer, NonFiniteLossError, TrainConfig, inputs,
-                              train)
+from bssn_tf.training import ConfigError, GANTrainer, NonFiniteLossError, TrainConfig, inputs, train
 from bssn_tf.training.strategies import make_strategy
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
-from train import train_gan  # noqa: E402  pylint: disable=wrong-import-position
+from train import train_gan  # noqa: E402
 
 # XLA off: compiling every tiny trainer would dominate the suite's time; the
 # default (XLA on) is checked by test_jit_compile_default_is_on_where_xla_works.
-TINY = dict(width=0.125, batch_size=8, z_dim=8, log_every=2, sample_every=2,
-            checkpoint_every=2, jit_compile=False)
+TINY = dict(
+    width=0.125,
+    batch_size=8,
+    z_dim=8,
+    log_every=2,
+    sample_every=2,
+    checkpoint_every=2,
+    jit_compile=False,
+)
 
 
 def tiny_config(model_dir, **overrides):
@@ -34,8 +41,9 @@ def tiny_config(model_dir, **overrides):
 def make_trainer(config, strategy):
     keras.utils.set_random_seed(config.seed)
     trainer = GANTrainer.for_config(config, strategy, 28, 1)
-    d_inputs = iter(strategy.experimental_distribute_dataset(
-        inputs.discriminator_inputs(config, 28, 0)))
+    d_inputs = iter(
+        strategy.experimental_distribute_dataset(inputs.discriminator_inputs(config, 28, 0))
+    )
     g_inputs = iter(strategy.experimental_distribute_dataset(inputs.generator_inputs(config, 0)))
     return trainer, lambda: trainer.train_step(d_inputs, g_inputs)
 
@@ -66,15 +74,20 @@ def test_u_advances_exactly_once_per_discriminator_step(tmp_path, norm):
 
 
 def test_jit_compile_default_is_on_where_xla_works(tmp_path):
-    for strategy, expected in (("default", True), ("tpu", True), ("mirrored", False),
-                               ("multiworker", False)):
+    for strategy, expected in (
+        ("default", True),
+        ("tpu", True),
+        ("mirrored", False),
+        ("multiworker", False),
+    ):
         config = TrainConfig(model_dir=str(tmp_path), strategy=strategy)
         assert config.jit_compile is None and config.resolved_jit_compile is expected
     assert not TrainConfig(model_dir=str(tmp_path), jit_compile=False).resolved_jit_compile
     with pytest.raises(ConfigError, match="jit_compile must be True, False or None"):
         TrainConfig(model_dir=str(tmp_path), jit_compile="yes")
-    trainer = GANTrainer.for_config(TrainConfig(model_dir=str(tmp_path), width=0.125),
-                                    tf.distribute.get_strategy(), 28, 1)
+    trainer = GANTrainer.for_config(
+        TrainConfig(model_dir=str(tmp_path), width=0.125), tf.distribute.get_strategy(), 28, 1
+    )
     assert trainer._d_replica_step._jit_compile and trainer._g_replica_step._jit_compile
 
 
@@ -85,8 +98,9 @@ def test_mirrored_on_two_devices_matches_default(tmp_path):
     losses = {}
     for name, strategy in (("default", tf.distribute.get_strategy()), ("mirrored", mirrored)):
         _, step = make_trainer(config, strategy)
-        losses[name] = [[float(out["d_loss"]), float(out["g_loss"])]
-                        for out in (step() for _ in range(2))]
+        losses[name] = [
+            [float(out["d_loss"]), float(out["g_loss"])] for out in (step() for _ in range(2))
+        ]
     np.testing.assert_allclose(losses["mirrored"], losses["default"], rtol=1e-4, atol=1e-5)
 
 
@@ -113,12 +127,12 @@ def test_export_reloads_with_serving_signature_and_card(trained_dir):
     assert os.path.exists(os.path.join(trained_dir, "samples", "step_0000002.png"))
 
 
-def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(trained_dir, tmp_path,
-                                                              monkeypatch):
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(trained_dir, tmp_path, monkeypatch):
     model_dir = tmp_path / "run"
     shutil.copytree(trained_dir, model_dir)
     nan_batches = lambda seed, stream, batch_size, z_dim, start: tf.data.Dataset.from_tensors(
-        tf.fill([batch_size, z_dim], float("nan"))).repeat()
+        tf.fill([batch_size, z_dim], float("nan"))
+    ).repeat()
     monkeypatch.setattr(inputs, "latent_batches", nan_batches)
     with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step 3.*ckpt-2"):
         train(tiny_config(model_dir, steps=4))
@@ -127,7 +141,8 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(trained_dir, tmp_p
     assert not list(checkpoints.glob("ckpt-3*"))
     restored = GANTrainer.for_config(tiny_config(model_dir), tf.distribute.get_strategy(), 28, 1)
     tf.train.Checkpoint(**restored.checkpointables()).restore(
-        str(checkpoints / "ckpt-2")).assert_consumed()
+        str(checkpoints / "ckpt-2")
+    ).assert_consumed()
     assert int(restored.step.numpy()) == 2
     assert all(np.isfinite(v.numpy()).all() for v in restored.discriminator.variables)
 
@@ -162,8 +177,12 @@ RESUME_SCRIPT = textwrap.dedent("""
 def test_resume_is_exact_with_op_determinism(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "a"), str(tmp_path / "b")],
-        capture_output=True, text=True, timeout=400, cwd=REPO_ROOT,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=REPO_ROOT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert float(result.stdout.strip().splitlines()[-1]) == 0.0
 
@@ -183,12 +202,29 @@ def test_multiworker_on_two_local_workers(tmp_path):
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "train.train_gan", "--strategy=multiworker", "--steps=2",
-             "--width=0.125", "--batch_size=8", "--z_dim=8", "--log_every=1",
-             "--checkpoint_every=2", "--sample_every=0", f"--model_dir={tmp_path}"],
-            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=dict(os.environ, TF_CONFIG=json.dumps(tf_config), TF_CPP_MIN_LOG_LEVEL="3")))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "train.train_gan",
+                    "--strategy=multiworker",
+                    "--steps=2",
+                    "--width=0.125",
+                    "--batch_size=8",
+                    "--z_dim=8",
+                    "--log_every=1",
+                    "--checkpoint_every=2",
+                    "--sample_every=0",
+                    f"--model_dir={tmp_path}",
+                ],
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=dict(os.environ, TF_CONFIG=json.dumps(tf_config), TF_CPP_MIN_LOG_LEVEL="3"),
+            )
+        )
     try:
         outputs = [process.communicate(timeout=300) for process in processes]
     finally:
@@ -214,10 +250,19 @@ def run_main(*argv):
     return str(exit_info.value.code)
 
 
-@pytest.mark.parametrize("flag,value", [
-    ("dataset", "cifar11"), ("arch", "vgg"), ("norm", "bsnn"), ("g_lr", "0"),
-    ("d_lr", "-0.5"), ("steps", "0"), ("batch_size", "-8"), ("image_size", "30"),
-])
+@pytest.mark.parametrize(
+    "flag,value",
+    [
+        ("dataset", "cifar11"),
+        ("arch", "vgg"),
+        ("norm", "bsnn"),
+        ("g_lr", "0"),
+        ("d_lr", "-0.5"),
+        ("steps", "0"),
+        ("batch_size", "-8"),
+        ("image_size", "30"),
+    ],
+)
 def test_bad_flag_is_one_line_naming_it(tmp_path, flag, value):
     message = run_main(f"--model_dir={tmp_path}", f"--{flag}={value}")
     assert "\n" not in message and message.startswith(f"train_gan: error: --{flag}")
@@ -230,8 +275,7 @@ def test_batch_not_divisible_by_replicas(tmp_path):
 
 
 def test_model_dir_with_other_model_flags_is_refused(trained_dir):
-    message = run_main(f"--model_dir={trained_dir}", "--width=0.25", "--batch_size=8",
-                       "--z_dim=8")
+    message = run_main(f"--model_dir={trained_dir}", "--width=0.25", "--batch_size=8", "--z_dim=8")
     assert "\n" not in message and message.startswith("train_gan: error: --model_dir=")
     assert "width=0.125 (now 0.25)" in message
 
@@ -239,8 +283,12 @@ def test_model_dir_with_other_model_flags_is_refused(trained_dir):
 def test_cli_error_has_no_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "train.train_gan", f"--model_dir={tmp_path}", "--norm=bsnn"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("train_gan: error: --norm")

@@ -1,4 +1,5 @@
-"""bssn_tf.zoo on a tiny generator exported here: by name, folder and URL, and every way to break it."""
+"""bssn_tf.zoo on a tiny generator exported here: by name, folder, URL; every way to break it."""
+
 import functools
 import hashlib
 import http.server
@@ -28,16 +29,23 @@ NAME = "tiny"
 
 def tiny_generator():
     keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input((Z_DIM,)), keras.layers.Dense(16),
-                             keras.layers.Reshape((4, 4, 1)), keras.layers.Activation("tanh")])
+    return keras.Sequential(
+        [
+            keras.Input((Z_DIM,)),
+            keras.layers.Dense(16),
+            keras.layers.Reshape((4, 4, 1)),
+            keras.layers.Activation("tanh"),
+        ]
+    )
 
 
 def finish_model_dir(directory, network):
     """Adds what a zoo folder holds beyond the export: sample grid, reference output, checksums."""
     z = zoo.latents(8, 0, Z_DIM)
     images = network(z, training=False).numpy()
-    write_bytes_atomically(os.path.join(directory, "samples.png"),
-                           tf.io.encode_png(image_grid(images)).numpy())
+    write_bytes_atomically(
+        os.path.join(directory, "samples.png"), tf.io.encode_png(image_grid(images)).numpy()
+    )
     np.savez(os.path.join(directory, "reference_output.npz"), z=z, images=images)
     card_path = os.path.join(directory, integrity.CARD)
     with open(card_path) as handle:
@@ -46,9 +54,14 @@ def finish_model_dir(directory, network):
 
 
 def write_index(root, names):
-    models = {name: {"path": name, "summary": {"norm": "bssn", "fcd": 1.5},
-                     "card_sha256": integrity.sha256_of(root / name / integrity.CARD)}
-              for name in names}
+    models = {
+        name: {
+            "path": name,
+            "summary": {"norm": "bssn", "fcd": 1.5},
+            "card_sha256": integrity.sha256_of(root / name / integrity.CARD),
+        }
+        for name in names
+    }
     write_json_atomically(root / registry.INDEX, {"format": 1, "models": models})
 
 
@@ -63,8 +76,9 @@ def source_zoo(tmp_path_factory, network):
     root = tmp_path_factory.mktemp("source") / "zoo"
     root.mkdir()
     run_dir = tmp_path_factory.mktemp("run")
-    export = export_generator(network, Z_DIM, str(run_dir), {"norm": "bssn", "steps": 1,
-                                                             "metrics": {"fcd": 1.5}})
+    export = export_generator(
+        network, Z_DIM, str(run_dir), {"norm": "bssn", "steps": 1, "metrics": {"fcd": 1.5}}
+    )
     os.replace(export, root / NAME)
     finish_model_dir(root / NAME, network)
     write_index(root, [NAME])
@@ -90,7 +104,8 @@ def server(zoo_root):
             requests.append(self.path)
 
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Handler, directory=str(zoo_root)))
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(zoo_root))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
@@ -118,17 +133,23 @@ def test_latents_are_numpy_standard_normals():
     z = zoo.latents(5, seed=3, z_dim=7)
     assert z.dtype == np.float32 and z.shape == (5, 7)
     np.testing.assert_array_equal(
-        z, np.random.default_rng(3).standard_normal((5, 7)).astype(np.float32))
+        z, np.random.default_rng(3).standard_normal((5, 7)).astype(np.float32)
+    )
 
 
 def test_file_checksums_cover_every_file_but_the_card(zoo_root):
     model_dir = zoo_root / NAME
     checksums = integrity.file_checksums(model_dir)
-    on_disk = sorted(path.relative_to(model_dir).as_posix()
-                     for path in model_dir.rglob("*") if path.is_file())
+    on_disk = sorted(
+        path.relative_to(model_dir).as_posix() for path in model_dir.rglob("*") if path.is_file()
+    )
     assert list(checksums) == [relpath for relpath in on_disk if relpath != integrity.CARD]
-    assert {"saved_model.pb", "samples.png", "reference_output.npz",
-            variables_data(model_dir).relative_to(model_dir).as_posix()} <= set(checksums)
+    assert {
+        "saved_model.pb",
+        "samples.png",
+        "reference_output.npz",
+        variables_data(model_dir).relative_to(model_dir).as_posix(),
+    } <= set(checksums)
     for relpath, digest in checksums.items():
         assert digest == hashlib.sha256((model_dir / relpath).read_bytes()).hexdigest()
 
@@ -203,7 +224,9 @@ def test_load_over_http_lands_in_the_cache_and_reuses_it(zoo_root, server, netwo
 def test_load_by_file_url(zoo_root, network, tmp_path):
     url = (zoo_root / NAME).as_uri()
     model = zoo.load(url)
-    assert model.directory == str(tmp_path / "cache" / hashlib.sha256(url.encode()).hexdigest()[:16])
+    assert model.directory == str(
+        tmp_path / "cache" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    )
     z = zoo.latents(2, seed=5, z_dim=Z_DIM)
     np.testing.assert_allclose(model(z), expected_images(network, z), rtol=1e-6, atol=1e-6)
 
@@ -277,8 +300,17 @@ def test_card_without_files_is_refused(zoo_root):
         zoo.load(str(zoo_root / NAME))
 
 
-@pytest.mark.parametrize("relpath", ["/etc/passwd", "../outside", "variables/../../x",
-                                     "variables\\variables.index", "", "./samples.png"])
+@pytest.mark.parametrize(
+    "relpath",
+    [
+        "/etc/passwd",
+        "../outside",
+        "variables/../../x",
+        "variables\\variables.index",
+        "",
+        "./samples.png",
+    ],
+)
 def test_unsafe_paths_in_a_card_are_refused(zoo_root, relpath):
     card_path = zoo_root / NAME / integrity.CARD
     card = json.loads(card_path.read_text())
@@ -312,8 +344,14 @@ def test_list_prints_any_summary(zoo_root, capsys):
 
 def run_cli(zoo_root, *args, cwd):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **{registry.ZOO_DIR_ENV: str(zoo_root)})
-    return subprocess.run([sys.executable, "-m", "bssn_tf.zoo", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "bssn_tf.zoo", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_list_card_sample_verify(zoo_root, tmp_path):
@@ -325,8 +363,9 @@ def test_cli_list_card_sample_verify(zoo_root, tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == json.loads((zoo_root / NAME / integrity.CARD).read_text())
 
-    result = run_cli(zoo_root, "sample", NAME, "--num", "10", "--seed", "3", "--out", "grid.png",
-                     cwd=tmp_path)
+    result = run_cli(
+        zoo_root, "sample", NAME, "--num", "10", "--seed", "3", "--out", "grid.png", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     grid = tf.io.decode_png((tmp_path / "grid.png").read_bytes()).numpy()
     assert grid.shape == (3 * 4, 4 * 4, 1)  # 10 images: 4 columns, 3 rows of 4x4

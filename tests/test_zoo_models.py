@@ -1,4 +1,5 @@
 """The shipped zoo: every model verifies, loads and reproduces its reference output."""
+
 import os
 
 import numpy as np
@@ -28,6 +29,9 @@ def test_every_model_reproduces_its_reference_output():
 
 def test_the_zoo_stays_small():
     root = registry.zoo_root()
-    total = sum(os.path.getsize(os.path.join(folder, name))
-                for folder, _, names in os.walk(root) for name in names)
+    total = sum(
+        os.path.getsize(os.path.join(folder, name))
+        for folder, _, names in os.walk(root)
+        for name in names
+    )
     assert total < MAX_ZOO_BYTES, f"{root} holds {total / 1e6:.1f} MB; the limit is 60 MB"

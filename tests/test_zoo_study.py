@@ -1,4 +1,5 @@
 """run_records and the zoo study script, on hand-written runs with hand-computed numbers."""
+
 import csv
 import json
 import math
@@ -11,26 +12,52 @@ from bssn_tf.training.run_records import group_by_setting, mean_std, read_run
 from train import zoo_study
 from train.readme_block import markers, replace_block
 
-COLUMNS = ("step", "fcd", "kcd", "kcd_std", "classifier_score", "classifier_score_std",
-           "num_samples", "num_real", "extractor")
+COLUMNS = (
+    "step",
+    "fcd",
+    "kcd",
+    "kcd_std",
+    "classifier_score",
+    "classifier_score_std",
+    "num_samples",
+    "num_real",
+    "extractor",
+)
 
 
 def write_run(root, name, norm, seed, fcds, lr=2e-4, steps=None):
     directory = os.path.join(root, name)
     os.makedirs(directory)
-    run = {"norm": norm, "scale": 1.2 if norm == "bssn" else 1.0 + seed, "seed": seed,
-           "g_lr": lr, "d_lr": lr, "steps": steps or 100 * len(fcds),
-           "model_dir": directory, "log_every": 10, "dataset": "mnist5k"}
+    run = {
+        "norm": norm,
+        "scale": 1.2 if norm == "bssn" else 1.0 + seed,
+        "seed": seed,
+        "g_lr": lr,
+        "d_lr": lr,
+        "steps": steps or 100 * len(fcds),
+        "model_dir": directory,
+        "log_every": 10,
+        "dataset": "mnist5k",
+    }
     with open(os.path.join(directory, "config.json"), "w") as handle:
         json.dump({"model": {"norm": norm}, "run": run}, handle)
     with open(os.path.join(directory, "metrics.csv"), "w", newline="") as handle:
         writer = csv.DictWriter(handle, COLUMNS)
         writer.writeheader()
         for index, fcd in enumerate(fcds):
-            writer.writerow({"step": 100 * (index + 1), "fcd": fcd, "kcd": fcd / 1000,
-                             "kcd_std": 0.0, "classifier_score": 5.0 + seed,
-                             "classifier_score_std": 0.1, "num_samples": 10,
-                             "num_real": 10, "extractor": "digits"})
+            writer.writerow(
+                {
+                    "step": 100 * (index + 1),
+                    "fcd": fcd,
+                    "kcd": fcd / 1000,
+                    "kcd_std": 0.0,
+                    "classifier_score": 5.0 + seed,
+                    "classifier_score_std": 0.1,
+                    "num_samples": 10,
+                    "num_real": 10,
+                    "extractor": "digits",
+                }
+            )
     return directory
 
 
@@ -47,13 +74,18 @@ def test_mean_std_matches_numpy_sample_std():
 
 def test_runs_group_by_every_flag_but_the_seed(tmp_path):
     # The sn runs record different --scale values (1.0 + seed), which sn ignores.
-    paths = [write_run(tmp_path, "sn_s0", "sn", 0, [50.0, 30.0]),
-             write_run(tmp_path, "sn_s1", "sn", 1, [60.0, 20.0]),
-             write_run(tmp_path, "bssn_s0", "bssn", 0, [40.0, 10.0]),
-             write_run(tmp_path, "sn_fast_s0", "sn", 0, [40.0, 35.0], lr=4e-4)]
+    paths = [
+        write_run(tmp_path, "sn_s0", "sn", 0, [50.0, 30.0]),
+        write_run(tmp_path, "sn_s1", "sn", 1, [60.0, 20.0]),
+        write_run(tmp_path, "bssn_s0", "bssn", 0, [40.0, 10.0]),
+        write_run(tmp_path, "sn_fast_s0", "sn", 0, [40.0, 35.0], lr=4e-4),
+    ]
     groups = group_by_setting([read_run(path) for path in paths])
     assert [[record.name for record in group] for group in groups.values()] == [
-        ["sn_s0", "sn_s1"], ["bssn_s0"], ["sn_fast_s0"]]
+        ["sn_s0", "sn_s1"],
+        ["bssn_s0"],
+        ["sn_fast_s0"],
+    ]
     record = read_run(paths[0])
     assert record.column("step") == [100.0, 200.0]
     assert record.final("fcd") == 30.0
@@ -83,8 +115,9 @@ def test_study_table_json_and_readme_block(tmp_path):
     begin, end = markers("study")
     readme.write_text(f"# Zoo\nkept above\n\n{begin}\nold\n{end}\nkept below\n")
     out_dir = tmp_path / "out"
-    zoo_study.flags.FLAGS(["zoo_study", f"--runs={runs}/*", f"--out_dir={out_dir}",
-                           f"--readme={readme}"])
+    zoo_study.flags.FLAGS(
+        ["zoo_study", f"--runs={runs}/*", f"--out_dir={out_dir}", f"--readme={readme}"]
+    )
     zoo_study.main([])
     study = json.loads((out_dir / "study.json").read_text())
     by_norm = {row["norm"]: row for row in study["settings"]}
@@ -98,11 +131,14 @@ def test_study_table_json_and_readme_block(tmp_path):
     assert "old" not in text
     assert "| base | bssn | 1.2 | 2 | 12.00 ± 2.83 | 0.012 ± 0.003 |" in text
     assert "| base | sn | - | 2 | 25.00 ± 7.07 |" in text
-    assert ("base: bssn (c=1.2) has the lower final FCD than sn in 2 of 2 seeds "
-            "(seed 0: 10.0 vs 30.0, seed 1: 14.0 vs 20.0).") in text
+    assert (
+        "base: bssn (c=1.2) has the lower final FCD than sn in 2 of 2 seeds "
+        "(seed 0: 10.0 vs 30.0, seed 1: 14.0 vs 20.0)."
+    ) in text
     assert (out_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_missing_block_is_appended_with_its_markers():
     assert replace_block("# Title\n", "models", "| a |") == (
-        "# Title\n\n<!-- models:begin -->\n| a |\n<!-- models:end -->\n")
+        "# Title\n\n<!-- models:begin -->\n| a |\n<!-- models:end -->\n"
+    )

@@ -1,4 +1,5 @@
 """Matplotlib figures written as PNG atomically, for the scripts that report results."""
+
 import io
 
 import matplotlib

@@ -1,4 +1,5 @@
 """Generated tables inside hand-written markdown: only the text between a marker pair changes."""
+
 import os
 
 from bssn_tf.metrics.atomic_files import write_bytes_atomically

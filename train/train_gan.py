@@ -8,10 +8,10 @@ receives checkpoints/, samples/*.png, logs/ (TensorBoard), metrics.csv
 (with --eval_every) and, at the end, export/ (a generator SavedModel).
 Bad flags end the program with one line naming the flag.
 """
+
 import sys
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
 from bssn_tf.layers import DEFAULT_BSSN_SCALE
 
@@ -21,10 +21,12 @@ _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Image side (default: the
 _ARCH = flags.DEFINE_string("arch", "cnn", "cnn | resnet.")
 _WIDTH = flags.DEFINE_float("width", 1.0, "Channel multiplier (CNN base 64).")
 _Z_DIM = flags.DEFINE_integer("z_dim", 128, "Latent dimension.")
-_NORM = flags.DEFINE_string("norm", "bssn", "Discriminator normalization: none | sn | ssn | "
-                            "bsn | bssn | exact.")
-_SCALE = flags.DEFINE_float("scale", DEFAULT_BSSN_SCALE,
-                            "Scale c of ssn/bssn (ignored by the others).")
+_NORM = flags.DEFINE_string(
+    "norm", "bssn", "Discriminator normalization: none | sn | ssn | bsn | bssn | exact."
+)
+_SCALE = flags.DEFINE_float(
+    "scale", DEFAULT_BSSN_SCALE, "Scale c of ssn/bssn (ignored by the others)."
+)
 _LOSS = flags.DEFINE_string("loss", "hinge", "hinge | ns (non-saturating).")
 _STEPS = flags.DEFINE_integer("steps", 100_000, "Generator steps to reach.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.")
@@ -36,10 +38,14 @@ _BETA2 = flags.DEFINE_float("beta2", 0.999, "Adam beta2.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of weights, data order and z.")
 _STRATEGY = flags.DEFINE_string("strategy", "default", "default | mirrored | multiworker | tpu.")
 _JIT_COMPILE = flags.DEFINE_bool(
-    "jit_compile", None, "XLA-compile the D and G steps (unset: on, except under "
-    "mirrored/multiworker, which XLA cannot compile).")
-_MIXED_PRECISION = flags.DEFINE_string("mixed_precision", "none",
-                                       "none | mixed_float16 | mixed_bfloat16.")
+    "jit_compile",
+    None,
+    "XLA-compile the D and G steps (unset: on, except under "
+    "mirrored/multiworker, which XLA cannot compile).",
+)
+_MIXED_PRECISION = flags.DEFINE_string(
+    "mixed_precision", "none", "none | mixed_float16 | mixed_bfloat16."
+)
 _DETERMINISTIC = flags.DEFINE_bool("deterministic", False, "Enable TF op determinism.")
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
 _SAMPLE_EVERY = flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids (0: off).")
@@ -57,16 +63,34 @@ def config_from_flags():
     if not _MODEL_DIR.value:
         raise ConfigError("model_dir must be given.")
     return TrainConfig(
-        model_dir=_MODEL_DIR.value, dataset=_DATASET.value, image_size=_IMAGE_SIZE.value,
-        arch=_ARCH.value, width=_WIDTH.value, z_dim=_Z_DIM.value, norm=_NORM.value,
-        scale=_SCALE.value, loss=_LOSS.value, steps=_STEPS.value,
-        batch_size=_BATCH_SIZE.value, n_dis=_N_DIS.value, g_lr=_G_LR.value,
-        d_lr=_D_LR.value, beta1=_BETA1.value, beta2=_BETA2.value, seed=_SEED.value,
-        strategy=_STRATEGY.value, jit_compile=_JIT_COMPILE.value,
-        mixed_precision=_MIXED_PRECISION.value, deterministic=_DETERMINISTIC.value,
-        checkpoint_every=_CHECKPOINT_EVERY.value, sample_every=_SAMPLE_EVERY.value,
-        eval_every=_EVAL_EVERY.value, eval_num_samples=_EVAL_NUM_SAMPLES.value,
-        log_every=_LOG_EVERY.value, data_dir=_DATA_DIR.value)
+        model_dir=_MODEL_DIR.value,
+        dataset=_DATASET.value,
+        image_size=_IMAGE_SIZE.value,
+        arch=_ARCH.value,
+        width=_WIDTH.value,
+        z_dim=_Z_DIM.value,
+        norm=_NORM.value,
+        scale=_SCALE.value,
+        loss=_LOSS.value,
+        steps=_STEPS.value,
+        batch_size=_BATCH_SIZE.value,
+        n_dis=_N_DIS.value,
+        g_lr=_G_LR.value,
+        d_lr=_D_LR.value,
+        beta1=_BETA1.value,
+        beta2=_BETA2.value,
+        seed=_SEED.value,
+        strategy=_STRATEGY.value,
+        jit_compile=_JIT_COMPILE.value,
+        mixed_precision=_MIXED_PRECISION.value,
+        deterministic=_DETERMINISTIC.value,
+        checkpoint_every=_CHECKPOINT_EVERY.value,
+        sample_every=_SAMPLE_EVERY.value,
+        eval_every=_EVAL_EVERY.value,
+        eval_num_samples=_EVAL_NUM_SAMPLES.value,
+        log_every=_LOG_EVERY.value,
+        data_dir=_DATA_DIR.value,
+    )
 
 
 def main(argv):

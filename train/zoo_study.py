@@ -8,29 +8,37 @@ flags are identical but for the seed. Writes `curves.png` (FCD over steps,
 mean and std over seeds) and `study.json` into --out_dir, and rewrites the
 block "study" of --readme (train/readme_block.py); the rest is kept.
 """
+
 import glob
 import os
 import sys
 import textwrap
 
-from train.figure_file import save_figure
-
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+from absl import (
+    app,  # noqa: E402
+    flags,  # noqa: E402
+)
 
 from bssn_tf.metrics.atomic_files import write_json_atomically  # noqa: E402
 from bssn_tf.training.run_records import (  # noqa: E402
-    fcd_divergence, group_by_setting, mean_std, read_run)
+    fcd_divergence,
+    group_by_setting,
+    mean_std,
+    read_run,
+)
+from train.figure_file import save_figure
 from train.readme_block import rewrite_block  # noqa: E402
 
 _RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "zoo/study", "Where curves.png and study.json go.")
 _README = flags.DEFINE_string("readme", "zoo/README.md", "README whose study block is rewritten.")
 _RISE_FACTOR = flags.DEFINE_float(
-    "rise_factor", 1.5, "A run diverged if it stopped early or its last FCD exceeds this "
-    "times its best.")
+    "rise_factor",
+    1.5,
+    "A run diverged if it stopped early or its last FCD exceeds this times its best.",
+)
 
 README_BLOCK = "study"
 # Flags that tell a setting apart in the tables when they differ between groups.
@@ -48,8 +56,7 @@ def varying_flags(groups):
     """Flags whose value differs between groups: the ones worth printing."""
     settings = [dict(key) for key in groups]
     names = sorted({name for setting in settings for name in setting})
-    return [name for name in names
-            if len({repr(setting.get(name)) for setting in settings}) > 1]
+    return [name for name in names if len({repr(setting.get(name)) for setting in settings}) > 1]
 
 
 def summarize(groups, rise_factor):
@@ -57,47 +64,59 @@ def summarize(groups, rise_factor):
     rows = []
     for key, records in groups.items():
         setting = dict(key)
-        row = {"setting": {name: setting.get(name) for name in varying},
-               "norm": setting["norm"], "scale": setting["scale"],  # None if unused
-               "steps": setting["steps"],
-               "seeds": [record.flags["seed"] for record in records],
-               "runs": [record.name for record in records],
-               "diverged": {record.name: reason for record in records
-                            if (reason := diverged(record, rise_factor))}}
+        row = {
+            "setting": {name: setting.get(name) for name in varying},
+            "norm": setting["norm"],
+            "scale": setting["scale"],  # None if unused
+            "steps": setting["steps"],
+            "seeds": [record.flags["seed"] for record in records],
+            "runs": [record.name for record in records],
+            "diverged": {
+                record.name: reason
+                for record in records
+                if (reason := diverged(record, rise_factor))
+            },
+        }
         for metric in ("fcd", "kcd", "classifier_score"):
             finals = [record.final(metric) for record in records if record.rows]
             row[metric] = dict(zip(("mean", "std"), mean_std(finals)), values=finals)
-        row["curves"] = [{"steps": record.column("step"), "fcd": record.column("fcd")}
-                         for record in records]
+        row["curves"] = [
+            {"steps": record.column("step"), "fcd": record.column("fcd")} for record in records
+        ]
         rows.append(row)
     return varying, rows
 
 
 def _describe(setting, skip=NORM_FLAGS):
-    return ", ".join(f"{name}={value}" for name, value in setting.items()
-                     if name not in skip) or "base"
+    return (
+        ", ".join(f"{name}={value}" for name, value in setting.items() if name not in skip)
+        or "base"
+    )
 
 
 def _mean_std_text(stat, digits):
-    """"mean ± std", or the single value of a one-seed setting."""
+    """ "mean ± std", or the single value of a one-seed setting."""
     if len(stat["values"]) == 1:
         return f"{stat['mean']:.{digits}f}"
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
 
 def markdown_table(rows):
-    lines = ["| setting | norm | scale | seeds | final FCD | final KCD "
-             "| classifier score | diverged |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
-    for row in sorted(rows, key=lambda row: (_describe(row["setting"]), row["norm"],
-                                            row["scale"] or 0)):
+    lines = [
+        "| setting | norm | scale | seeds | final FCD | final KCD | classifier score | diverged |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in sorted(
+        rows, key=lambda row: (_describe(row["setting"]), row["norm"], row["scale"] or 0)
+    ):
         scale = "-" if row["scale"] is None else row["scale"]
         diverged_runs = "; ".join(f"{name}: {why}" for name, why in row["diverged"].items())
         lines.append(
             f"| {_describe(row['setting'])} | {row['norm']} | {scale} | {len(row['seeds'])} "
             f"| {_mean_std_text(row['fcd'], 2)} | {_mean_std_text(row['kcd'], 3)} "
             f"| {_mean_std_text(row['classifier_score'], 2)} "
-            f"| {len(row['diverged'])}/{len(row['seeds'])} {diverged_runs} |")
+            f"| {len(row['diverged'])}/{len(row['seeds'])} {diverged_runs} |"
+        )
     return "\n".join(lines)
 
 
@@ -118,10 +137,13 @@ def seed_pairs(rows, baseline="sn"):
                 continue
             fcd = dict(zip(row["seeds"], row["fcd"]["values"]))
             wins = sum(fcd[seed] < base_fcd[seed] for seed in shared)
-            pairs = ", ".join(f"seed {seed}: {fcd[seed]:.1f} vs {base_fcd[seed]:.1f}"
-                              for seed in shared)
-            lines.append(f"- {setting}: {row['norm']} (c={row['scale']}) has the lower final "
-                         f"FCD than {baseline} in {wins} of {len(shared)} seeds ({pairs}).")
+            pairs = ", ".join(
+                f"seed {seed}: {fcd[seed]:.1f} vs {base_fcd[seed]:.1f}" for seed in shared
+            )
+            lines.append(
+                f"- {setting}: {row['norm']} (c={row['scale']}) has the lower final "
+                f"FCD than {baseline} in {wins} of {len(shared)} seeds ({pairs})."
+            )
     return "\n".join(lines)
 
 
@@ -132,9 +154,14 @@ def plot_curves(rows, path):
         panels.setdefault(_describe(row["setting"]), []).append(row)
     columns = min(2, len(panels))
     rows_of_panels = -(-len(panels) // columns)
-    figure, axes = plt.subplots(rows_of_panels, columns, squeeze=False, layout="constrained",
-                                figsize=(6.5 * columns, 4.2 * rows_of_panels))
-    for axis in axes.flat[len(panels):]:
+    figure, axes = plt.subplots(
+        rows_of_panels,
+        columns,
+        squeeze=False,
+        layout="constrained",
+        figsize=(6.5 * columns, 4.2 * rows_of_panels),
+    )
+    for axis in axes.flat[len(panels) :]:
         axis.set_visible(False)
     for axis, (title, panel_rows) in zip(axes.flat, panels.items()):
         for row in panel_rows:
@@ -161,9 +188,10 @@ def main(argv):
     varying, rows = summarize(groups, _RISE_FACTOR.value)
     os.makedirs(_OUT_DIR.value, exist_ok=True)
     plot_curves(rows, os.path.join(_OUT_DIR.value, "curves.png"))
-    write_json_atomically(os.path.join(_OUT_DIR.value, "study.json"),
-                          {"varying_flags": varying, "rise_factor": _RISE_FACTOR.value,
-                           "settings": rows})
+    write_json_atomically(
+        os.path.join(_OUT_DIR.value, "study.json"),
+        {"varying_flags": varying, "rise_factor": _RISE_FACTOR.value, "settings": rows},
+    )
     table = markdown_table(rows) + "\n\n" + seed_pairs(rows)
     rewrite_block(_README.value, README_BLOCK, table)
     print(table)

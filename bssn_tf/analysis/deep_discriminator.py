@@ -4,6 +4,7 @@ Each stride-1 conv3x3 of the SNGAN discriminator is repeated `repeats`
 times (`repeats=1` is the reference layer list); depth grows while the
 resolution schedule stays the paper's.
 """
+
 import keras
 
 from bssn_tf.models.cnn import DISCRIMINATOR_CONVS, LEAKY_SLOPE
@@ -22,8 +23,17 @@ def _layer_kwargs(init):
     raise ValueError(f"init must be one of {INITIALIZERS}; got init={init!r}.")
 
 
-def deep_cnn_discriminator(repeats, norm="sn", scale=1.0, width=1.0, image_size=28, channels=1,
-                           init="reference", seed=None, name="deep_discriminator"):
+def deep_cnn_discriminator(
+    repeats,
+    norm="sn",
+    scale=1.0,
+    width=1.0,
+    image_size=28,
+    channels=1,
+    init="reference",
+    seed=None,
+    name="deep_discriminator",
+):
     """images -> logits; `init="lecun"` gives unnormalized baselines a LeCun-normal start."""
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be an integer >= 1; got repeats={repeats!r}.")
@@ -35,8 +45,14 @@ def deep_cnn_discriminator(repeats, norm="sn", scale=1.0, width=1.0, image_size=
     index = 0
     for kernel, stride, base in DISCRIMINATOR_CONVS:
         for _ in range(repeats if stride == 1 else 1):
-            conv = keras.layers.Conv2D(scaled_channels(base, width), kernel, stride,
-                                       padding="same", name=f"conv{index}", **kwargs)
+            conv = keras.layers.Conv2D(
+                scaled_channels(base, width),
+                kernel,
+                stride,
+                padding="same",
+                name=f"conv{index}",
+                **kwargs,
+            )
             x = normalized(conv, norm, scale)(x)
             x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"conv{index}_lrelu")(x)
             index += 1

@@ -3,6 +3,7 @@
 The paper's exploding/vanishing arguments bound `||dL/dW_l||` through the
 norms of the other layers; these functions measure it directly.
 """
+
 import tensorflow as tf
 
 from bssn_tf.analysis.kernel_layers import kernel_layers
@@ -22,7 +23,8 @@ def _objective_fn(objective):
         return objective
     if objective not in OBJECTIVES:
         raise ValueError(
-            f"objective must be one of {sorted(OBJECTIVES)} or a callable; got {objective!r}.")
+            f"objective must be one of {sorted(OBJECTIVES)} or a callable; got {objective!r}."
+        )
     return OBJECTIVES[objective]
 
 
@@ -40,12 +42,16 @@ def layer_gradient_norms(discriminator, images, objective="hinge_real"):
         logits = tf.cast(discriminator(images, training=False), tf.float32)
         value = _objective_fn(objective)(logits)
     gradients = tape.gradient(value, kernels)
-    return {entry.name: float(tf.norm(gradient)) if gradient is not None else 0.0
-            for entry, gradient in zip(entries, gradients)}
+    return {
+        entry.name: float(tf.norm(gradient)) if gradient is not None else 0.0
+        for entry, gradient in zip(entries, gradients)
+    }
 
 
 def input_gradient_stats(discriminator, images):
     """Mean / min / max over the batch of `||dD(x)/dx||_2` (the training diagnostic's values)."""
     norms = diagnostics.input_gradient_norms(discriminator, images)
-    return {key.split("/")[-1]: float(value)
-            for key, value in diagnostics.summarize(norms, "input_grad_norm").items()}
+    return {
+        key.split("/")[-1]: float(value)
+        for key, value in diagnostics.summarize(norms, "input_grad_norm").items()
+    }

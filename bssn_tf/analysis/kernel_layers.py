@@ -4,6 +4,7 @@ The analyses speak about "layer l's weight": for a wrapped layer that is the
 raw trainable kernel inside the wrapper (the parameter the optimizer moves),
 and the weight the forward pass uses is the wrapper's normalized kernel.
 """
+
 import dataclasses
 from typing import Optional
 
@@ -42,13 +43,14 @@ class KernelLayer:
         return self.raw_kernel
 
     def input_shape(self):
-        """The shape of the layer's input in the model graph; needs a functional/sequential model."""
+        """The layer's input shape in the model graph; needs a functional/sequential model."""
         try:
             return tuple(self.outer.input.shape)
         except (AttributeError, ValueError) as error:
             raise ValueError(
                 f"layer {self.name!r} has no known input shape; build the model as a "
-                f"Functional or Sequential model with a keras.Input ({error}).") from error
+                f"Functional or Sequential model with a keras.Input ({error})."
+            ) from error
 
 
 def kernel_layers(model):

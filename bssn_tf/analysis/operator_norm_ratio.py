@@ -5,6 +5,7 @@ shape. A ratio above 1 means exact ("stricter") SN divides by more than SN
 does, so each conv layer is shrunk further; over many layers that product
 is what makes gradients vanish.
 """
+
 import numpy as np
 import tensorflow as tf
 
@@ -29,8 +30,11 @@ def exact_operator_norm(layer, input_shape, kernel, iterations=200, seed=0):
     kernel = tf.convert_to_tensor(kernel, tf.float32)
     # One traced power step, looped in Python: unrolling all steps in one
     # graph would make tracing cost grow with `iterations`.
-    step = tf.function(lambda u: estimate_spectral_norm(
-        lambda x: apply(kernel, x), lambda y: adjoint(kernel, y), u, 1, EPS))
+    step = tf.function(
+        lambda u: estimate_spectral_norm(
+            lambda x: apply(kernel, x), lambda y: adjoint(kernel, y), u, 1, EPS
+        )
+    )
     u = tf.random.stateless_normal((1,) + tuple(input_shape[1:]), seed=[seed, 0])
     for _ in range(iterations):
         u, sigma = step(u)

@@ -5,6 +5,7 @@ layer's weights with a spread close to LeCun's `1/sqrt(fan_in)`, BSN close
 to Xavier's `sqrt(2/(fan_in+fan_out))`. Comparing the std of the kernel the
 forward pass uses with both shows which regime a model is in.
 """
+
 import math
 
 import numpy as np
@@ -34,8 +35,12 @@ def effective_weight_scales(model):
         lecun = 1.0 / math.sqrt(fan_in)
         xavier = math.sqrt(2.0 / (fan_in + fan_out))
         scales[entry.name] = {
-            "std": std, "lecun": lecun, "xavier": xavier,
-            "std_over_lecun": std / lecun, "std_over_xavier": std / xavier,
-            "fan_in": fan_in, "fan_out": fan_out,
+            "std": std,
+            "lecun": lecun,
+            "xavier": xavier,
+            "std_over_lecun": std / lecun,
+            "std_over_xavier": std / xavier,
+            "fan_in": fan_in,
+            "fan_out": fan_out,
         }
     return scales

@@ -5,6 +5,7 @@ uint8 `round(v * 255 / 16)` so that 16 maps to 255 like any 8-bit image.
 Splits (see `embedded.stratified_holdout`): within each class, occurrences with
 k % 5 == 4 form `test` (355 images), the rest `train` (1,442), about 80/20.
 """
+
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -30,4 +31,6 @@ class Digits(EmbeddedImageBuilder):
         sklearn_datasets = import_extra("sklearn.datasets", "scikit-learn", needed_by=self.name)
         digits = sklearn_datasets.load_digits()
         scaled = np.round(digits.images * (255 / SOURCE_MAX_VALUE))
-        return as_uint8_images(scaled, self.IMAGE_SHAPE, "sklearn.datasets.load_digits()"), digits.target
+        return as_uint8_images(
+            scaled, self.IMAGE_SHAPE, "sklearn.datasets.load_digits()"
+        ), digits.target

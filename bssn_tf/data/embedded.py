@@ -8,6 +8,7 @@ Splits are stratified and deterministic: within each class, taken in source orde
 every `HOLDOUT_EVERY`-th example (occurrence k with k % 5 == 4) goes to `test`,
 the rest to `train`. Each example keeps its row in the source array as `index`.
 """
+
 import abc
 
 import numpy as np
@@ -54,12 +55,15 @@ class EmbeddedImageBuilder(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=self.DESCRIPTION,
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=self.IMAGE_SHAPE),
-                "label": tfds.features.ClassLabel(num_classes=NUM_CLASSES),
-                "index": tfds.features.Scalar(
-                    dtype=np.int64, doc="Row of this example in the source array."),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=self.IMAGE_SHAPE),
+                    "label": tfds.features.ClassLabel(num_classes=NUM_CLASSES),
+                    "index": tfds.features.Scalar(
+                        dtype=np.int64, doc="Row of this example in the source array."
+                    ),
+                }
+            ),
             supervised_keys=("image", "label"),
         )
 

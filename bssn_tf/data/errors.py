@@ -1,4 +1,5 @@
 """Errors raised when data cannot be obtained, with messages that say how to fix it."""
+
 import importlib
 
 

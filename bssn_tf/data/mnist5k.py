@@ -6,6 +6,7 @@ the occurrences k = 4, 9, 14, ... (k % 5 == 4) form `test` (100 per class, 1,000
 all); the other 400 per class form `train` (4,000). It is the offline default for
 GAN training and for the digit classifier, which holds out `test`.
 """
+
 import tensorflow_datasets as tfds
 
 from bssn_tf.data.embedded import EmbeddedImageBuilder, as_uint8_images

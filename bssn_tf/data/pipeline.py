@@ -1,4 +1,5 @@
 """tf.data pipelines over TFDS: every dataset yields float32 (size, size, C) images in [-1, 1]."""
+
 import os
 from typing import Optional
 
@@ -6,12 +7,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+# Registers the offline builders with TFDS, so tfds.builder("mnist5k") resolves.
+from bssn_tf.data import digits, mnist5k  # noqa: F401
 from bssn_tf.data.errors import DatasetUnavailableError
 from bssn_tf.data.preprocessing import preprocess_image
 from bssn_tf.data.specs import DatasetSpec, get_spec
-
-# Registers the offline builders with TFDS, so tfds.builder("mnist5k") resolves.
-from bssn_tf.data import digits, mnist5k  # noqa: F401  pylint: disable=unused-import
 
 DEFAULT_SHUFFLE_BUFFER = 10_000
 
@@ -34,8 +34,9 @@ def load_images(
     spec = get_spec(name)
     size = _output_size(spec, image_size)
     images = _stored_images(spec, split, data_dir, manual_dir, download)
-    return images.map(lambda image: preprocess_image(image, spec, size),
-                      num_parallel_calls=tf.data.AUTOTUNE)
+    return images.map(
+        lambda image: preprocess_image(image, spec, size), num_parallel_calls=tf.data.AUTOTUNE
+    )
 
 
 def training_batches(
@@ -55,8 +56,10 @@ def training_batches(
     the buffer holds compact uint8 images. Incomplete final batches are dropped so
     every step (and every replica's share under tf.distribute) has a static shape.
     """
-    for arg_name, value in (("global_batch_size", global_batch_size),
-                            ("shuffle_buffer", shuffle_buffer)):
+    for arg_name, value in (
+        ("global_batch_size", global_batch_size),
+        ("shuffle_buffer", shuffle_buffer),
+    ):
         _require_positive_int(arg_name, value)
     spec = get_spec(name)
     size = _output_size(spec, image_size)
@@ -64,8 +67,7 @@ def training_batches(
     return (
         images.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         .repeat()
-        .map(lambda image: preprocess_image(image, spec, size),
-             num_parallel_calls=tf.data.AUTOTUNE)
+        .map(lambda image: preprocess_image(image, spec, size), num_parallel_calls=tf.data.AUTOTUNE)
         .batch(global_batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -98,7 +100,9 @@ def load_array(
     return array
 
 
-def _stored_images(spec: DatasetSpec, split: str, data_dir, manual_dir, download) -> tf.data.Dataset:
+def _stored_images(
+    spec: DatasetSpec, split: str, data_dir, manual_dir, download
+) -> tf.data.Dataset:
     """Decoded uint8 images of a split, preparing the dataset first if that is possible here."""
     builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
     if not builder.is_prepared():
@@ -110,7 +114,8 @@ def _stored_images(spec: DatasetSpec, split: str, data_dir, manual_dir, download
 def _prepare(spec: DatasetSpec, builder, manual_dir, download) -> None:
     """Builds an unprepared dataset if that can work here, else raises DatasetUnavailableError.
 
-    Offline datasets always build (a missing optional package raises ImportError). Without `download` or `manual_dir` nothing is attempted for downloadable datasets:
+    Offline datasets always build (a missing optional package raises ImportError).
+    Without `download` or `manual_dir` nothing is attempted for downloadable datasets:
     TFDS would otherwise retry an unreachable network for minutes before failing.
     TFDS writes into a temporary folder and renames it when done, so a failed build
     leaves no partial dataset behind.
@@ -121,10 +126,11 @@ def _prepare(spec: DatasetSpec, builder, manual_dir, download) -> None:
     if manual_dir is None and not download:
         raise DatasetUnavailableError(_unavailable_message(spec, builder, reason=None))
     config = tfds.download.DownloadConfig(
-        manual_dir=None if manual_dir is None else os.fspath(manual_dir))
+        manual_dir=None if manual_dir is None else os.fspath(manual_dir)
+    )
     try:
         builder.download_and_prepare(download_config=config)
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception as error:
         # Network, checksum and manual_dir failures all mean "not obtainable here".
         first_line = (str(error).splitlines() or [""])[0]
         raise DatasetUnavailableError(
@@ -138,14 +144,18 @@ def _unavailable_message(spec: DatasetSpec, builder, reason: Optional[str]) -> s
     lines = [
         f"Dataset {spec.name!r} (TFDS {spec.tfds_name} {builder.version}) is not prepared "
         f"in {data_dir}"
-        + (f" and could not be built: {reason}" if reason else
-           " and no download was attempted (download=False, no manual_dir)."),
+        + (
+            f" and could not be built: {reason}"
+            if reason
+            else " and no download was attempted (download=False, no manual_dir)."
+        ),
         "To get it:",
     ]
     if spec.needs_manual_dir:
         lines.append(
             "  - put the ILSVRC2012 tar files (ILSVRC2012_img_train.tar, "
-            "ILSVRC2012_img_val.tar) in a folder and pass manual_dir=THAT_FOLDER;")
+            "ILSVRC2012_img_val.tar) in a folder and pass manual_dir=THAT_FOLDER;"
+        )
     else:
         lines.append("  - with network access, pass download=True;")
     lines += [

@@ -1,4 +1,5 @@
 """Turns decoded uint8 images into the float32 [-1, 1] squares a GAN trains on."""
+
 import tensorflow as tf
 
 from bssn_tf.data.specs import DatasetSpec
@@ -11,7 +12,8 @@ def center_crop(image: tf.Tensor, size: int) -> tf.Tensor:
     """
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     return tf.image.crop_to_bounding_box(
-        image, (height - size) // 2, (width - size) // 2, size, size)
+        image, (height - size) // 2, (width - size) // 2, size, size
+    )
 
 
 def central_square(image: tf.Tensor) -> tf.Tensor:

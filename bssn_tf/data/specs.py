@@ -12,6 +12,7 @@ Preprocessing choices follow the paper's reference code (fjxmlzn/BSN,
   it is built from the ILSVRC2012 tar files in `manual_dir`.
 - digits: 8x8 images upsampled bilinearly to 28.
 """
+
 import dataclasses
 from typing import Optional
 
@@ -58,10 +59,12 @@ DATASETS = {
         DatasetSpec("fashion_mnist", "fashion_mnist", 28, 1),
         DatasetSpec("cifar10", "cifar10", 32, 3),
         DatasetSpec("stl10", "stl10", 48, 3, train_split="unlabelled"),
-        DatasetSpec("celeb_a", "celeb_a", 64, 3, train_split="train+validation+test",
-                    center_crop=128),
-        DatasetSpec("imagenet2012", "imagenet2012", 128, 3, crop_square=True,
-                    needs_manual_dir=True),
+        DatasetSpec(
+            "celeb_a", "celeb_a", 64, 3, train_split="train+validation+test", center_crop=128
+        ),
+        DatasetSpec(
+            "imagenet2012", "imagenet2012", 128, 3, crop_square=True, needs_manual_dir=True
+        ),
     )
 }
 
@@ -71,6 +74,4 @@ def get_spec(name: str) -> DatasetSpec:
     try:
         return DATASETS[name]
     except KeyError:
-        raise ValueError(
-            f"Unknown dataset {name!r}; expected one of {sorted(DATASETS)}."
-        ) from None
+        raise ValueError(f"Unknown dataset {name!r}; expected one of {sorted(DATASETS)}.") from None

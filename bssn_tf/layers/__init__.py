@@ -1,4 +1,5 @@
 """Spectral normalization wrappers for Keras layers (keras.ops only)."""
+
 from bssn_tf.layers.power_iteration import hold_power_iteration
 from bssn_tf.layers.spectral_normalization import (
     BSN,

@@ -7,6 +7,7 @@ padding, with `output_padding` chosen to land on the input shape. Dilation is
 applied by spreading the kernel taps apart with zeros, since TensorFlow's CPU
 transposed convolution rejects dilation rates above 1.
 """
+
 from keras import ops
 
 from bssn_tf.layers.kernel_layout import CONVOLUTIONS, TRANSPOSED_CONVOLUTIONS
@@ -56,8 +57,7 @@ def check_exact_supported(layer, input_shape):
         )
     if getattr(layer, "groups", 1) != 1:
         raise ValueError(
-            f"mode='exact' supports groups=1; layer {layer.name!r} has "
-            f"groups={layer.groups}."
+            f"mode='exact' supports groups=1; layer {layer.name!r} has groups={layer.groups}."
         )
     spatial = _spatial(input_shape, layer.data_format)
     if any(size is None for size in spatial):
@@ -94,7 +94,6 @@ def linear_operator(layer, input_shape):
             )
 
     else:
-
         forward_padding = _transpose_output_padding(layer, in_sizes, out_sizes)
 
         def apply(kernel, x):

@@ -6,6 +6,7 @@ with the input channels as columns, shape `(prod(k) * c_out, c_in)`.
 Transposed convolutions store their kernel as `(k..., c_out, c_in)`, so their
 channel axes are swapped back first.
 """
+
 import keras
 from keras import ops
 

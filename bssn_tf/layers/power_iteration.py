@@ -4,6 +4,7 @@ One routine serves every mode: a reshaped kernel is the linear map
 `u -> u @ M.T`, and exact mode's map is the convolution itself. Keeping a
 single routine means SN, BSN and exact SN share the paper's formulas exactly.
 """
+
 import contextlib
 
 from keras import ops

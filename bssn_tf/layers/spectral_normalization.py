@@ -6,6 +6,7 @@ reparametrization, as in the paper and PyTorch): each call computes
 so the gradient flows through sigma. `keras.layers.SpectralNormalization`
 instead overwrites the kernel in place, which is a different algorithm.
 """
+
 import contextlib
 import math
 
@@ -21,19 +22,24 @@ MODES = ("sn", "bsn", "exact")
 def _check_arguments(mode, scale, power_iterations, eps):
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got mode={mode!r}.")
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
-        math.isfinite(scale) and scale > 0
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, float))
+        or not (math.isfinite(scale) and scale > 0)
     ):
         raise ValueError(f"scale must be a finite number > 0; got scale={scale!r}.")
-    if isinstance(power_iterations, bool) or not isinstance(power_iterations, int) or (
-        power_iterations < 1
+    if (
+        isinstance(power_iterations, bool)
+        or not isinstance(power_iterations, int)
+        or (power_iterations < 1)
     ):
         raise ValueError(
-            f"power_iterations must be an integer >= 1; got "
-            f"power_iterations={power_iterations!r}."
+            f"power_iterations must be an integer >= 1; got power_iterations={power_iterations!r}."
         )
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (
-        math.isfinite(eps) and eps > 0
+    if (
+        isinstance(eps, bool)
+        or not isinstance(eps, (int, float))
+        or not (math.isfinite(eps) and eps > 0)
     ):
         raise ValueError(f"eps must be a finite number > 0; got eps={eps!r}.")
 
@@ -138,7 +144,9 @@ class SpectralNormalization(keras.layers.Wrapper):
         sigmas, updates = [], []
         for u, matrix in matrices:
             apply, adjoint = _matrix_operator(matrix)
-            u_new, sigma = estimate_spectral_norm(apply, adjoint, u, self.power_iterations, self.eps)
+            u_new, sigma = estimate_spectral_norm(
+                apply, adjoint, u, self.power_iterations, self.eps
+            )
             sigmas.append(sigma)
             updates.append((u, u_new))
         if self.mode != "bsn":

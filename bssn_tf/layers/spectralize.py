@@ -1,4 +1,5 @@
 """Wraps every supported layer of an existing model in one call."""
+
 import keras
 
 from bssn_tf.layers.kernel_layout import SUPPORTED_LAYERS
@@ -17,7 +18,9 @@ def _copy_weights(original, cloned):
         if _is_sequential_or_functional(source):
             _copy_weights(source, target)
             continue
-        if isinstance(target, SpectralNormalization) and not isinstance(source, SpectralNormalization):
+        if isinstance(target, SpectralNormalization) and not isinstance(
+            source, SpectralNormalization
+        ):
             target = target.layer
         target.set_weights(source.get_weights())
 
@@ -31,8 +34,7 @@ def spectralize(model, mode="sn", scale=1.0, **wrapper_kwargs):
     """
     if not _is_sequential_or_functional(model):
         raise ValueError(
-            f"spectralize needs a Sequential or Functional keras model; got "
-            f"{type(model).__name__}."
+            f"spectralize needs a Sequential or Functional keras model; got {type(model).__name__}."
         )
 
     def wrap(layer):

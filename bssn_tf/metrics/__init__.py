@@ -8,13 +8,20 @@ float64 numpy. Deliberate differences from TF-GAN: image-level functions take
 `batch_size` instead of `num_batches`; `kernel_classifier_distance*` return
 (mean, std); `classifier_score*` return (mean, std) over `splits`.
 """
+
 from bssn_tf.metrics.classifier_score import classifier_score, classifier_score_from_logits
 from bssn_tf.metrics.digit_classifier import load_digit_classifier, make_digit_extractor
 from bssn_tf.metrics.evaluate import evaluate_generator
 from bssn_tf.metrics.feature_extractor import FeatureExtractor
-from bssn_tf.metrics.frechet import frechet_classifier_distance, frechet_classifier_distance_from_activations
+from bssn_tf.metrics.frechet import (
+    frechet_classifier_distance,
+    frechet_classifier_distance_from_activations,
+)
 from bssn_tf.metrics.inception import make_inception_extractor
-from bssn_tf.metrics.kernel_distance import kernel_classifier_distance, kernel_classifier_distance_from_activations
+from bssn_tf.metrics.kernel_distance import (
+    kernel_classifier_distance,
+    kernel_classifier_distance_from_activations,
+)
 
 __all__ = [
     "FeatureExtractor",

@@ -8,6 +8,7 @@ symmetric PSD matrix S_r^1/2 S_g S_r^1/2 in float64, with rounding-level
 negative eigenvalues clipped to zero. This avoids `scipy.linalg.sqrtm` on the
 non-symmetric product S_r S_g, which can return complex values or lose accuracy.
 """
+
 import numpy as np
 
 from bssn_tf.metrics.activations import as_activation_pair
@@ -15,39 +16,41 @@ from bssn_tf.metrics.batching import run_in_batches
 
 
 def _symmetric_psd_sqrt(matrix):
-  eigenvalues, eigenvectors = np.linalg.eigh(matrix)
-  return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
 
 
 def _unbiased_covariance(activations):
-  centered = activations - activations.mean(axis=0)
-  return centered.T @ centered / (len(activations) - 1)
+    centered = activations - activations.mean(axis=0)
+    return centered.T @ centered / (len(activations) - 1)
 
 
 def _trace_sqrt_product(sigma_a, sigma_b):
-  """tr((sigma_a sigma_b)^1/2), via the similar symmetric matrix A^1/2 B A^1/2."""
-  sqrt_a = _symmetric_psd_sqrt(sigma_a)
-  product = sqrt_a @ sigma_b @ sqrt_a
-  eigenvalues = np.linalg.eigvalsh((product + product.T) / 2.0)
-  return float(np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None))))
+    """tr((sigma_a sigma_b)^1/2), via the similar symmetric matrix A^1/2 B A^1/2."""
+    sqrt_a = _symmetric_psd_sqrt(sigma_a)
+    product = sqrt_a @ sigma_b @ sqrt_a
+    eigenvalues = np.linalg.eigvalsh((product + product.T) / 2.0)
+    return float(np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None))))
 
 
-def frechet_classifier_distance_from_activations(real_activations,
-                                                 generated_activations):
-  """FID between two [n, d] activation sets (numpy arrays or tensors) as a float."""
-  real, generated = as_activation_pair(real_activations, generated_activations)
-  mean_difference = real.mean(axis=0) - generated.mean(axis=0)
-  sigma_real = _unbiased_covariance(real)
-  sigma_generated = _unbiased_covariance(generated)
-  distance = (mean_difference @ mean_difference + np.trace(sigma_real) +
-              np.trace(sigma_generated) -
-              2.0 * _trace_sqrt_product(sigma_real, sigma_generated))
-  return float(distance)
+def frechet_classifier_distance_from_activations(real_activations, generated_activations):
+    """FID between two [n, d] activation sets (numpy arrays or tensors) as a float."""
+    real, generated = as_activation_pair(real_activations, generated_activations)
+    mean_difference = real.mean(axis=0) - generated.mean(axis=0)
+    sigma_real = _unbiased_covariance(real)
+    sigma_generated = _unbiased_covariance(generated)
+    distance = (
+        mean_difference @ mean_difference
+        + np.trace(sigma_real)
+        + np.trace(sigma_generated)
+        - 2.0 * _trace_sqrt_product(sigma_real, sigma_generated)
+    )
+    return float(distance)
 
 
-def frechet_classifier_distance(real_images, generated_images, classifier_fn,
-                                batch_size=500):
-  """FID of two image sets through `classifier_fn` (images -> [n, d] features)."""
-  return frechet_classifier_distance_from_activations(
-      run_in_batches(classifier_fn, real_images, batch_size),
-      run_in_batches(classifier_fn, generated_images, batch_size))
+def frechet_classifier_distance(real_images, generated_images, classifier_fn, batch_size=500):
+    """FID of two image sets through `classifier_fn` (images -> [n, d] features)."""
+    return frechet_classifier_distance_from_activations(
+        run_in_batches(classifier_fn, real_images, batch_size),
+        run_in_batches(classifier_fn, generated_images, batch_size),
+    )

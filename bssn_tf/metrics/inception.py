@@ -8,6 +8,7 @@ scale) are resized to 299x299 with the same bilinear resize as TF-GAN's
 `preprocess_image` (`tf.compat.v1.image.resize_bilinear`, align_corners=False,
 no half-pixel centres). Grayscale images are repeated to 3 channels.
 """
+
 import functools
 import os
 
@@ -24,56 +25,63 @@ POOL3_LAYER = "avg_pool"
 
 
 def _missing_weights_message(reason):
-  return (
-      f"{reason} Inception-v3 weights cannot be downloaded on this machine. On a "
-      "connected machine run `python -c \"import keras; "
-      "keras.applications.InceptionV3(weights='imagenet')\"`, which stores "
-      f"~/.keras/models/{INCEPTION_WEIGHTS_FILE} (92 MB, the with-top ImageNet "
-      "weights), copy that file here, then pass its path as "
-      f"make_inception_extractor(weights=PATH) or set {INCEPTION_WEIGHTS_ENV}=PATH.")
+    return (
+        f"{reason} Inception-v3 weights cannot be downloaded on this machine. On a "
+        'connected machine run `python -c "import keras; '
+        "keras.applications.InceptionV3(weights='imagenet')\"`, which stores "
+        f"~/.keras/models/{INCEPTION_WEIGHTS_FILE} (92 MB, the with-top ImageNet "
+        "weights), copy that file here, then pass its path as "
+        f"make_inception_extractor(weights=PATH) or set {INCEPTION_WEIGHTS_ENV}=PATH."
+    )
 
 
 def resolve_inception_weights(weights):
-  """'env' -> the path in $BSSN_INCEPTION_WEIGHTS; a path -> itself; None -> None."""
-  if weights is None:
-    return None
-  if weights == "env":
-    weights = os.environ.get(INCEPTION_WEIGHTS_ENV)
-    if not weights:
-      raise FileNotFoundError(_missing_weights_message(
-          f"No Inception weights given and ${INCEPTION_WEIGHTS_ENV} is not set."))
-  if not os.path.isfile(weights):
-    raise FileNotFoundError(_missing_weights_message(
-        f"Inception weights file {weights!r} does not exist."))
-  return weights
+    """'env' -> the path in $BSSN_INCEPTION_WEIGHTS; a path -> itself; None -> None."""
+    if weights is None:
+        return None
+    if weights == "env":
+        weights = os.environ.get(INCEPTION_WEIGHTS_ENV)
+        if not weights:
+            raise FileNotFoundError(
+                _missing_weights_message(
+                    f"No Inception weights given and ${INCEPTION_WEIGHTS_ENV} is not set."
+                )
+            )
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(
+            _missing_weights_message(f"Inception weights file {weights!r} does not exist.")
+        )
+    return weights
 
 
 def to_inception_input(images):
-  """[n, H, W, 1 or 3] in [-1, 1] -> [n, 299, 299, 3] float32."""
-  images = require_image_batch(images)
-  if images.shape[-1] == 1:
-    images = np.repeat(images, 3, axis=-1)
-  return tf.raw_ops.ResizeBilinear(
-      images=images, size=(INCEPTION_IMAGE_SIZE, INCEPTION_IMAGE_SIZE),
-      align_corners=False, half_pixel_centers=False)
+    """[n, H, W, 1 or 3] in [-1, 1] -> [n, 299, 299, 3] float32."""
+    images = require_image_batch(images)
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    return tf.raw_ops.ResizeBilinear(
+        images=images,
+        size=(INCEPTION_IMAGE_SIZE, INCEPTION_IMAGE_SIZE),
+        align_corners=False,
+        half_pixel_centers=False,
+    )
 
 
 @functools.lru_cache(maxsize=2)
 def make_inception_extractor(weights="env"):
-  """FeatureExtractor 'inception': pool_3 features [n, 2048] and logits [n, 1000].
+    """FeatureExtractor 'inception': pool_3 features [n, 2048] and logits [n, 1000].
 
-  `weights`: a path to the Keras with-top `.h5` file, "env" to read it from
-  $BSSN_INCEPTION_WEIGHTS, or None for random weights (shape checks only).
-  """
-  network = keras.applications.InceptionV3(
-      include_top=True, weights=resolve_inception_weights(weights),
-      classifier_activation=None)
-  two_heads = keras.Model(
-      network.inputs, [network.get_layer(POOL3_LAYER).output, network.output])
-  run = tf.function(lambda x: two_heads(x, training=False), reduce_retracing=True)
+    `weights`: a path to the Keras with-top `.h5` file, "env" to read it from
+    $BSSN_INCEPTION_WEIGHTS, or None for random weights (shape checks only).
+    """
+    network = keras.applications.InceptionV3(
+        include_top=True, weights=resolve_inception_weights(weights), classifier_activation=None
+    )
+    two_heads = keras.Model(network.inputs, [network.get_layer(POOL3_LAYER).output, network.output])
+    run = tf.function(lambda x: two_heads(x, training=False), reduce_retracing=True)
 
-  def features_and_logits(images):
-    features, logits = run(to_inception_input(images))
-    return features.numpy(), logits.numpy()
+    def features_and_logits(images):
+        features, logits = run(to_inception_input(images))
+        return features.numpy(), logits.numpy()
 
-  return FeatureExtractor("inception", features_and_logits)
+    return FeatureExtractor("inception", features_and_logits)

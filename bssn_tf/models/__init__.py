@@ -1,4 +1,5 @@
 """Reference GAN architectures: the SNGAN standard CNN and ResNet, with any normalization."""
+
 from bssn_tf.models.architectures import ARCHS, build_discriminator, build_generator
 from bssn_tf.models.cnn import cnn_discriminator, cnn_generator
 from bssn_tf.models.normalization import NORMS, normalized, spectral_layers

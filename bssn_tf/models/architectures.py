@@ -1,4 +1,5 @@
 """Builds a generator/discriminator pair by architecture name."""
+
 from bssn_tf.models import cnn, resnet
 
 ARCHS = {
@@ -21,5 +22,6 @@ def build_generator(arch, image_size, channels, z_dim, width):
 
 def build_discriminator(arch, image_size, channels, norm, scale, width):
     check_arch(arch)
-    return ARCHS[arch][1](image_size=image_size, channels=channels, norm=norm, scale=scale,
-                          width=width)
+    return ARCHS[arch][1](
+        image_size=image_size, channels=channels, norm=norm, scale=scale, width=width
+    )

@@ -7,6 +7,7 @@ needs only two doublings, so its generator keeps the first two (256, 128;
 for every size; its three stride-2 convolutions end at `ceil(size / 8)` pixels
 (4 for 28 px). `width` multiplies every channel count (base 64).
 """
+
 import keras
 
 from bssn_tf.models.initializers import reference_layer_kwargs
@@ -18,7 +19,14 @@ IMAGE_SIZES = (28, 32, 48, 64)
 LEAKY_SLOPE = 0.1
 # (kernel, stride, base channels) of the discriminator's convolutions.
 DISCRIMINATOR_CONVS = (
-    (3, 1, 64), (4, 2, 64), (3, 1, 128), (4, 2, 128), (3, 1, 256), (4, 2, 256), (3, 1, 512))
+    (3, 1, 64),
+    (4, 2, 64),
+    (3, 1, 128),
+    (4, 2, 128),
+    (3, 1, 256),
+    (4, 2, 256),
+    (3, 1, 512),
+)
 GENERATOR_DECONV_CHANNELS = (256, 128, 64)
 MNIST_SIZE = 28
 
@@ -26,7 +34,8 @@ MNIST_SIZE = 28
 def check_image_size(image_size):
     if image_size not in IMAGE_SIZES:
         raise ValueError(
-            f"image_size must be one of {IMAGE_SIZES} for the CNN; got image_size={image_size!r}.")
+            f"image_size must be one of {IMAGE_SIZES} for the CNN; got image_size={image_size!r}."
+        )
 
 
 def generator_start_size(image_size):
@@ -53,8 +62,8 @@ def cnn_generator(image_size=32, channels=3, z_dim=128, width=1.0, name="generat
     x = keras.layers.Reshape((start, start, top), name="reshape")(x)
     for index, base in enumerate(generator_deconv_channels(image_size)):
         x = keras.layers.Conv2DTranspose(
-            scaled_channels(base, width), 4, 2, padding="same",
-            name=f"deconv{index}", **init)(x)
+            scaled_channels(base, width), 4, 2, padding="same", name=f"deconv{index}", **init
+        )(x)
         x = keras.layers.BatchNormalization(synchronized=True, name=f"deconv{index}_bn")(x)
         x = keras.layers.ReLU(name=f"deconv{index}_relu")(x)
     x = keras.layers.Conv2DTranspose(channels, 3, 1, padding="same", name="to_image", **init)(x)
@@ -62,8 +71,9 @@ def cnn_generator(image_size=32, channels=3, z_dim=128, width=1.0, name="generat
     return keras.Model(z, images, name=name)
 
 
-def cnn_discriminator(image_size=32, channels=3, norm="sn", scale=1.0, width=1.0,
-                      name="discriminator"):
+def cnn_discriminator(
+    image_size=32, channels=3, norm="sn", scale=1.0, width=1.0, name="discriminator"
+):
     """images -> one logit per image; every conv and the final Dense wrapped as `norm` says."""
     check_image_size(image_size)
     check_norm(norm)
@@ -73,8 +83,14 @@ def cnn_discriminator(image_size=32, channels=3, norm="sn", scale=1.0, width=1.0
     for index, (kernel, stride, base) in enumerate(DISCRIMINATOR_CONVS):
         # Same layer, variables and outputs as Conv2D; the strided ones run faster.
         conv_class = SpaceToDepthConv2D if stride > 1 else keras.layers.Conv2D
-        conv = conv_class(scaled_channels(base, width), kernel, stride,
-                          padding="same", name=f"conv{index}", **init)
+        conv = conv_class(
+            scaled_channels(base, width),
+            kernel,
+            stride,
+            padding="same",
+            name=f"conv{index}",
+            **init,
+        )
         x = normalized(conv, norm, scale)(x)
         x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"conv{index}_lrelu")(x)
     x = keras.layers.Flatten(name="flatten")(x)

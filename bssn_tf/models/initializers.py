@@ -1,4 +1,5 @@
 """The reference code's weight initialisation, shared by every architecture."""
+
 import keras
 
 

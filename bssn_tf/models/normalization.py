@@ -1,4 +1,5 @@
 """Which spectral normalization a discriminator uses, as one name and one scale."""
+
 import keras
 
 from bssn_tf.layers import SpectralNormalization
@@ -28,7 +29,8 @@ def normalized(layer, norm, scale):
     if mode is None:
         return layer
     return SpectralNormalization(
-        layer, mode=mode, scale=scale if scaled else 1.0, name=f"{layer.name}_{norm}")
+        layer, mode=mode, scale=scale if scaled else 1.0, name=f"{layer.name}_{norm}"
+    )
 
 
 def spectral_layers(model):

@@ -9,6 +9,7 @@ G ends with BN, ReLU, conv3x3, tanh; D with ReLU, global sum pooling and Dense 1
 Kernels use Glorot-uniform initialisation, as in the SNGAN code; every D
 convolution (shortcuts included) and the final Dense are wrapped as `norm` says.
 """
+
 import keras
 from keras import ops
 
@@ -19,8 +20,12 @@ from bssn_tf.models.width import scaled_channels
 # channels, D block channels with whether each downsamples).
 CONFIGS = {
     32: (256, (256, 256, 256), 128, ((128, True), (128, False), (128, False))),
-    128: (1024, (1024, 512, 256, 128, 64), 64,
-          ((128, True), (256, True), (512, True), (1024, True), (1024, False))),
+    128: (
+        1024,
+        (1024, 512, 256, 128, 64),
+        64,
+        ((128, True), (256, True), (512, True), (1024, True), (1024, False)),
+    ),
 }
 START_SIZE = 4
 
@@ -40,7 +45,8 @@ def check_image_size(image_size):
     if image_size not in CONFIGS:
         raise ValueError(
             f"image_size must be one of {sorted(CONFIGS)} for the ResNet; "
-            f"got image_size={image_size!r}.")
+            f"got image_size={image_size!r}."
+        )
 
 
 def _conv(channels, kernel, name):
@@ -104,8 +110,9 @@ def resnet_generator(image_size=32, channels=3, z_dim=128, width=1.0, name="gene
     return keras.Model(z, images, name=name)
 
 
-def resnet_discriminator(image_size=32, channels=3, norm="sn", scale=1.0, width=1.0,
-                         name="discriminator"):
+def resnet_discriminator(
+    image_size=32, channels=3, norm="sn", scale=1.0, width=1.0, name="discriminator"
+):
     """images -> one logit per image; every conv and the final Dense wrapped as `norm` says."""
     check_image_size(image_size)
     check_norm(norm)
@@ -114,7 +121,8 @@ def resnet_discriminator(image_size=32, channels=3, norm="sn", scale=1.0, width=
     x = _optimized_block(images, scaled_channels(first_channels, width), norm, scale, "block0")
     for index, (base, downsample) in enumerate(blocks, start=1):
         x = _discriminator_block(
-            x, scaled_channels(base, width), downsample, norm, scale, f"block{index}")
+            x, scaled_channels(base, width), downsample, norm, scale, f"block{index}"
+        )
     x = keras.layers.ReLU(name="final_relu")(x)
     x = GlobalSumPooling2D(name="sum_pool")(x)
     logits = normalized(keras.layers.Dense(1, name="logit"), norm, scale)(x)

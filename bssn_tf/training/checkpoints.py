@@ -6,6 +6,7 @@ mid-save leaves `latest_checkpoint` on the previous, complete checkpoint.
 Under MultiWorkerMirroredStrategy every worker must take part in a save; the
 non-chief ones write to a private folder that is deleted right after.
 """
+
 import math
 import os
 import shutil
@@ -29,10 +30,14 @@ class CheckpointKeeper:
         self._checkpoint = tf.train.Checkpoint(**trainer.checkpointables())
         self.directory = checkpoint_dir(model_dir)
         self._chief = is_chief(trainer.strategy)
-        write_directory = self.directory if self._chief else os.path.join(
-            model_dir, f".{worker_id(trainer.strategy)}_checkpoints")
+        write_directory = (
+            self.directory
+            if self._chief
+            else os.path.join(model_dir, f".{worker_id(trainer.strategy)}_checkpoints")
+        )
         self._manager = tf.train.CheckpointManager(
-            self._checkpoint, write_directory, max_to_keep=max_to_keep)
+            self._checkpoint, write_directory, max_to_keep=max_to_keep
+        )
 
     def restore_latest(self):
         """Restores the chief's latest checkpoint if there is one; returns its path or None."""
@@ -43,12 +48,16 @@ class CheckpointKeeper:
 
     def save(self):
         """Saves the current state after checking that every variable is finite."""
-        bad = [variable.name for variable in self._checkpoint_variables()
-               if not np.all(np.isfinite(variable.numpy()))]
+        bad = [
+            variable.name
+            for variable in self._checkpoint_variables()
+            if not np.all(np.isfinite(variable.numpy()))
+        ]
         if bad:
             raise NonFiniteLossError(
                 f"non-finite values in {', '.join(bad[:5])} at step "
-                f"{int(self._trainer.step.numpy())}; not saved. {self.last_good_message()}")
+                f"{int(self._trainer.step.numpy())}; not saved. {self.last_good_message()}"
+            )
         path = self._manager.save(checkpoint_number=int(self._trainer.step.numpy()))
         if not self._chief:
             shutil.rmtree(self._manager.directory, ignore_errors=True)
@@ -56,8 +65,12 @@ class CheckpointKeeper:
 
     def _checkpoint_variables(self):
         trainer = self._trainer
-        return (trainer.generator.variables + trainer.discriminator.variables
-                + trainer.g_optimizer.variables + trainer.d_optimizer.variables)
+        return (
+            trainer.generator.variables
+            + trainer.discriminator.variables
+            + trainer.g_optimizer.variables
+            + trainer.d_optimizer.variables
+        )
 
     def last_good_message(self):
         path = tf.train.latest_checkpoint(self.directory)
@@ -72,4 +85,5 @@ class CheckpointKeeper:
             described = ", ".join(f"{name}={value}" for name, value in bad.items())
             raise NonFiniteLossError(
                 f"non-finite loss at step {int(self._trainer.step.numpy())}: {described}; "
-                f"training stopped. {self.last_good_message()}")
+                f"training stopped. {self.last_good_message()}"
+            )

@@ -1,4 +1,5 @@
 """The plain configuration of one GAN training run; flags are turned into this."""
+
 import dataclasses
 import math
 from typing import Optional
@@ -70,23 +71,35 @@ class TrainConfig:
             value = getattr(self, name)
             if not 0 <= value < 1:
                 raise ConfigError(f"{name} must lie in [0, 1); got {name}={value!r}.")
-        positive = ("steps", "batch_size", "n_dis", "z_dim", "checkpoint_every",
-                    "eval_num_samples", "eval_num_real", "log_every")
+        positive = (
+            "steps",
+            "batch_size",
+            "n_dis",
+            "z_dim",
+            "checkpoint_every",
+            "eval_num_samples",
+            "eval_num_real",
+            "log_every",
+        )
         for name in positive:
             _check_int(name, getattr(self, name), minimum=1)
         for name in ("sample_every", "eval_every"):
             _check_int(name, getattr(self, name), minimum=0)
         if self.jit_compile not in (None, True, False):
-            raise ConfigError(f"jit_compile must be True, False or None (auto); "
-                              f"got jit_compile={self.jit_compile!r}.")
+            raise ConfigError(
+                f"jit_compile must be True, False or None (auto); "
+                f"got jit_compile={self.jit_compile!r}."
+            )
         if self.image_size is not None:
             _check_int("image_size", self.image_size, minimum=1)
         if self.resolved_image_size not in IMAGE_SIZES[self.arch]:
-            given = ("" if self.image_size is not None
-                     else f" (the default of dataset={self.dataset})")
+            given = (
+                "" if self.image_size is not None else f" (the default of dataset={self.dataset})"
+            )
             raise ConfigError(
                 f"image_size={self.resolved_image_size}{given} is not supported by "
-                f"arch={self.arch}; expected one of {IMAGE_SIZES[self.arch]}.")
+                f"arch={self.arch}; expected one of {IMAGE_SIZES[self.arch]}."
+            )
 
     @property
     def resolved_image_size(self):

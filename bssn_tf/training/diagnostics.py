@@ -1,4 +1,5 @@
 """The per-step quantities the paper logs: sigmas, input-gradient norms, gradient norms."""
+
 import tensorflow as tf
 
 from bssn_tf.models import spectral_layers
@@ -6,9 +7,11 @@ from bssn_tf.models import spectral_layers
 
 def spectral_norm_estimates(discriminator):
     """`{"<wrapper>/sigma": ..., "<wrapper>/sigma1": ...}` from the stored `u`; no state changes."""
-    return {f"{wrapper.name}/{key}": value
-            for wrapper in spectral_layers(discriminator)
-            for key, value in wrapper.spectral_norms().items()}
+    return {
+        f"{wrapper.name}/{key}": value
+        for wrapper in spectral_layers(discriminator)
+        for key, value in wrapper.spectral_norms().items()
+    }
 
 
 def input_gradient_norms(discriminator, images):
@@ -27,21 +30,35 @@ def input_gradient_norms(discriminator, images):
 
 def summarize(values, prefix):
     """`{prefix/mean, prefix/min, prefix/max}` of a vector."""
-    return {f"{prefix}/mean": tf.reduce_mean(values),
-            f"{prefix}/min": tf.reduce_min(values),
-            f"{prefix}/max": tf.reduce_max(values)}
+    return {
+        f"{prefix}/mean": tf.reduce_mean(values),
+        f"{prefix}/min": tf.reduce_min(values),
+        f"{prefix}/max": tf.reduce_max(values),
+    }
 
 
 def layer_variable_groups(model):
     """`[(layer name, [indices into model.trainable_variables])]` for per-layer gradient norms."""
     index_of = {id(variable): index for index, variable in enumerate(model.trainable_variables)}
-    return [(layer.name, [index_of[id(variable)] for variable in layer.trainable_weights])
-            for layer in model.layers if layer.trainable_weights]
+    return [
+        (layer.name, [index_of[id(variable)] for variable in layer.trainable_weights])
+        for layer in model.layers
+        if layer.trainable_weights
+    ]
 
 
 def layer_gradient_norms(gradients, groups):
     """One L2 norm per layer group, over all of that layer's trainable variables."""
-    return tf.stack([
-        tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(gradients[index], tf.float32)))
-                          for index in indices]))
-        for _, indices in groups])
+    return tf.stack(
+        [
+            tf.sqrt(
+                tf.add_n(
+                    [
+                        tf.reduce_sum(tf.square(tf.cast(gradients[index], tf.float32)))
+                        for index in indices
+                    ]
+                )
+            )
+            for _, indices in groups
+        ]
+    )

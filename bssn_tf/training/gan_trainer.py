@@ -6,6 +6,7 @@ D(real, training=True), which advances each `u` once, then D(fake) inside
 exactly once per D step. The hold is never open across a cross-replica sync
 in a D step, which is where MirroredStrategy switches replica threads.
 """
+
 import keras
 import tensorflow as tf
 
@@ -30,23 +31,28 @@ class GANTrainer:
             self.discriminator = make_discriminator()
             # DESIGN.md section 5: optimizers must be created and built inside
             # the scope, or the first distributed step fails.
-            self.g_optimizer = make_adam(config.g_lr, config.beta1, config.beta2,
-                                         config.mixed_precision, "g_adam")
-            self.d_optimizer = make_adam(config.d_lr, config.beta1, config.beta2,
-                                         config.mixed_precision, "d_adam")
+            self.g_optimizer = make_adam(
+                config.g_lr, config.beta1, config.beta2, config.mixed_precision, "g_adam"
+            )
+            self.d_optimizer = make_adam(
+                config.d_lr, config.beta1, config.beta2, config.mixed_precision, "d_adam"
+            )
             self.g_optimizer.build(self.generator.trainable_variables)
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.real_batches_consumed = tf.Variable(
-                0, dtype=tf.int64, trainable=False, name="real_batches_consumed")
+                0, dtype=tf.int64, trainable=False, name="real_batches_consumed"
+            )
         self.d_layer_groups = diagnostics.layer_variable_groups(self.discriminator)
         self.g_layer_groups = diagnostics.layer_variable_groups(self.generator)
         # No tensor-dependent Python control flow here, so autograph stays off;
         # it also mis-converts the wrappers' spectral_norms() loop.
         self._d_replica_step = tf.function(
-            self._discriminator_update, jit_compile=config.resolved_jit_compile, autograph=False)
+            self._discriminator_update, jit_compile=config.resolved_jit_compile, autograph=False
+        )
         self._g_replica_step = tf.function(
-            self._generator_update, jit_compile=config.resolved_jit_compile, autograph=False)
+            self._generator_update, jit_compile=config.resolved_jit_compile, autograph=False
+        )
         self.train_step = tf.function(self._train_step, autograph=False)
         self.diagnose = tf.function(self._diagnose, autograph=False)
         self.generate = tf.function(lambda z: self.generator(z, training=False), autograph=False)
@@ -55,17 +61,24 @@ class GANTrainer:
     def for_config(cls, config, strategy, image_size, channels):
         """The trainer of `config.arch` with `config.norm` in the discriminator."""
         return cls(
-            config, strategy,
-            lambda: build_generator(config.arch, image_size, channels, config.z_dim,
-                                    config.width),
-            lambda: build_discriminator(config.arch, image_size, channels, config.norm,
-                                        config.scale, config.width))
+            config,
+            strategy,
+            lambda: build_generator(config.arch, image_size, channels, config.z_dim, config.width),
+            lambda: build_discriminator(
+                config.arch, image_size, channels, config.norm, config.scale, config.width
+            ),
+        )
 
     def checkpointables(self):
         """Everything a resumed run needs, by checkpoint key."""
-        return {"generator": self.generator, "discriminator": self.discriminator,
-                "g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer,
-                "step": self.step, "real_batches_consumed": self.real_batches_consumed}
+        return {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "g_optimizer": self.g_optimizer,
+            "d_optimizer": self.d_optimizer,
+            "step": self.step,
+            "real_batches_consumed": self.real_batches_consumed,
+        }
 
     def _scaled_loss(self, loss, optimizer):
         """The loss to differentiate: divided by the replica count (the optimizer sums
@@ -93,7 +106,8 @@ class GANTrainer:
             loss = self.d_loss_fn(real_logits, fake_logits)
             scaled_loss = self._scaled_loss(loss, self.d_optimizer)
         gradients = self._apply_gradients(
-            tape, scaled_loss, self.d_optimizer, self.discriminator.trainable_variables)
+            tape, scaled_loss, self.d_optimizer, self.discriminator.trainable_variables
+        )
         return loss, diagnostics.layer_gradient_norms(gradients, self.d_layer_groups)
 
     def _generator_update(self, z):
@@ -102,7 +116,8 @@ class GANTrainer:
             loss = self.g_loss_fn(fake_logits)
             scaled_loss = self._scaled_loss(loss, self.g_optimizer)
         gradients = self._apply_gradients(
-            tape, scaled_loss, self.g_optimizer, self.generator.trainable_variables)
+            tape, scaled_loss, self.g_optimizer, self.generator.trainable_variables
+        )
         return loss, diagnostics.layer_gradient_norms(gradients, self.g_layer_groups)
 
     def _mean_over_replicas(self, value):
@@ -122,17 +137,22 @@ class GANTrainer:
         g_loss, g_norms = self.strategy.run(self._g_replica_step, (z,))
         self.step.assign_add(1)
         self.real_batches_consumed.assign_add(self.config.n_dis)
-        return {"d_loss": self._mean_over_replicas(d_loss),
-                "g_loss": self._mean_over_replicas(g_loss),
-                "d_grad_norms": self._mean_over_replicas(d_norms),
-                "g_grad_norms": self._mean_over_replicas(g_norms)}
+        return {
+            "d_loss": self._mean_over_replicas(d_loss),
+            "g_loss": self._mean_over_replicas(g_loss),
+            "d_grad_norms": self._mean_over_replicas(d_norms),
+            "g_grad_norms": self._mean_over_replicas(g_norms),
+        }
 
     def _diagnose(self, real, z):
         """Sigmas and input-gradient norms on real and generated (inference-mode) batches."""
         values = diagnostics.spectral_norm_estimates(self.discriminator)
         fake = self.generator(z, training=False)
         for name, images in (("real", real), ("fake", fake)):
-            values.update(diagnostics.summarize(
-                diagnostics.input_gradient_norms(self.discriminator, images),
-                f"input_grad_norm/{name}"))
+            values.update(
+                diagnostics.summarize(
+                    diagnostics.input_gradient_norms(self.discriminator, images),
+                    f"input_grad_norm/{name}",
+                )
+            )
         return values

@@ -1,4 +1,5 @@
 """`train(config)`: the whole run, from an empty or partly trained model_dir to an export."""
+
 import os
 import time
 
@@ -45,11 +46,15 @@ def train(config):
     strategy = make_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
-        raise ConfigError(f"batch_size={config.batch_size} is not divisible by the "
-                          f"{replicas} replicas of strategy={config.strategy}.")
+        raise ConfigError(
+            f"batch_size={config.batch_size} is not divisible by the "
+            f"{replicas} replicas of strategy={config.strategy}."
+        )
     if config.jit_compile and config.strategy in JIT_INCOMPATIBLE_STRATEGIES:
-        raise ConfigError(f"jit_compile=True needs strategy=default or tpu; got "
-                          f"strategy={config.strategy} (its optimizer sync cannot be compiled).")
+        raise ConfigError(
+            f"jit_compile=True needs strategy=default or tpu; got "
+            f"strategy={config.strategy} (its optimizer sync cannot be compiled)."
+        )
     chief = is_chief(strategy)
     claim_model_dir(config, write=chief)
     spec = data.DATASETS[config.dataset]
@@ -60,29 +65,49 @@ def train(config):
     keeper = CheckpointKeeper(trainer, config.model_dir)
     keeper.restore_latest()
     start_step = int(trainer.step.numpy())
-    evaluator = (PeriodicEvaluator(config, image_size, start_step)
-                 if config.eval_every and chief else None)
+    evaluator = (
+        PeriodicEvaluator(config, image_size, start_step) if config.eval_every and chief else None
+    )
     if chief:
         discard_export_after(config.model_dir, start_step)
 
-    d_iterator = iter(strategy.experimental_distribute_dataset(inputs.discriminator_inputs(
-        config, image_size, int(trainer.real_batches_consumed.numpy()))))
-    g_iterator = iter(strategy.experimental_distribute_dataset(
-        inputs.generator_inputs(config, start_step)))
-    diagnostic_real = data.load_array(config.dataset, "train", image_size=image_size,
-                                      limit=config.batch_size, data_dir=config.data_dir)
-    diagnostic_z = inputs.latent_batch(config.seed, inputs.SAMPLE_STREAM, 1,
-                                       config.batch_size, config.z_dim)
-    sample_z = inputs.latent_batch(config.seed, inputs.SAMPLE_STREAM, 0, SAMPLE_GRID_SIZE,
-                                   config.z_dim)
-    writer = (tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR))
-              if chief else tf.summary.create_noop_writer())
+    d_iterator = iter(
+        strategy.experimental_distribute_dataset(
+            inputs.discriminator_inputs(
+                config, image_size, int(trainer.real_batches_consumed.numpy())
+            )
+        )
+    )
+    g_iterator = iter(
+        strategy.experimental_distribute_dataset(inputs.generator_inputs(config, start_step))
+    )
+    diagnostic_real = data.load_array(
+        config.dataset,
+        "train",
+        image_size=image_size,
+        limit=config.batch_size,
+        data_dir=config.data_dir,
+    )
+    diagnostic_z = inputs.latent_batch(
+        config.seed, inputs.SAMPLE_STREAM, 1, config.batch_size, config.z_dim
+    )
+    sample_z = inputs.latent_batch(
+        config.seed, inputs.SAMPLE_STREAM, 0, SAMPLE_GRID_SIZE, config.z_dim
+    )
+    writer = (
+        tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR))
+        if chief
+        else tf.summary.create_noop_writer()
+    )
     progress = ProgressReporter(config.steps)
 
     def card(at_step):
-        return {"flags": config.as_dict(), "steps": at_step,
-                "wall_time_s": round(time.time() - started, 1),
-                "image_shape": [image_size, image_size, spec.channels]}
+        return {
+            "flags": config.as_dict(),
+            "steps": at_step,
+            "wall_time_s": round(time.time() - started, 1),
+            "image_shape": [image_size, image_size, spec.channels],
+        }
 
     step = start_step
     outputs = None
@@ -104,19 +129,34 @@ def train(config):
                 summaries.scalar("eval/fcd", results["fcd"], step=step)
                 summaries.scalar("eval/classifier_score", results["classifier_score"], step=step)
                 if results["best"]:
-                    export_generator(trainer.generator, config.z_dim, config.model_dir, dict(
-                        card(step), selected_by={
-                            "metric": "fcd", "step": step, "value": results["fcd"],
-                            "num_samples": results["num_samples"],
-                            "extractor": results["extractor"]}), folder=BEST_EXPORT_DIR)
+                    export_generator(
+                        trainer.generator,
+                        config.z_dim,
+                        config.model_dir,
+                        dict(
+                            card(step),
+                            selected_by={
+                                "metric": "fcd",
+                                "step": step,
+                                "value": results["fcd"],
+                                "num_samples": results["num_samples"],
+                                "extractor": results["extractor"],
+                            },
+                        ),
+                        folder=BEST_EXPORT_DIR,
+                    )
             if step % config.checkpoint_every == 0 or last:
                 keeper.save()
     writer.flush()
 
     export_dir = None
     if chief:
-        export_dir = export_generator(trainer.generator, config.z_dim, config.model_dir,
-                                      card(step))
-    return {"steps": step, "start_step": start_step, "export_dir": export_dir,
-            "losses": None if outputs is None else {
-                name: float(np.asarray(outputs[name])) for name in ("d_loss", "g_loss")}}
+        export_dir = export_generator(trainer.generator, config.z_dim, config.model_dir, card(step))
+    return {
+        "steps": step,
+        "start_step": start_step,
+        "export_dir": export_dir,
+        "losses": None
+        if outputs is None
+        else {name: float(np.asarray(outputs[name])) for name in ("d_loss", "g_loss")},
+    }

@@ -1,4 +1,5 @@
 """GAN losses on discriminator logits: `(d_loss(real, fake), g_loss(fake))`."""
+
 from keras import ops
 
 

@@ -6,6 +6,7 @@ threads (zoo study, session 2). Grids of small runs therefore finish sooner
 this way. Each run gets a fresh spawned process, so no TensorFlow state
 (threads, XLA caches, memory) leaks from one run into the next.
 """
+
 import json
 import multiprocessing
 import os

@@ -1,4 +1,5 @@
 """Mixed-precision policies for the models a run builds."""
+
 import contextlib
 
 import keras

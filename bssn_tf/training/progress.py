@@ -1,4 +1,5 @@
 """One progress line per logged step on stderr: step, steps/s, ETA, latest losses."""
+
 import sys
 import time
 

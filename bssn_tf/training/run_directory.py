@@ -1,4 +1,5 @@
 """model_dir bookkeeping: refusing foreign checkpoints, and writing files atomically."""
+
 import json
 import os
 
@@ -27,16 +28,21 @@ def claim_model_dir(config, write):
     if os.path.exists(path):
         with open(path) as handle:
             stored = json.load(handle).get("model", {})
-        differing = [f"{name}={stored.get(name)!r} (now {wanted[name]!r})"
-                     for name in wanted if stored.get(name) != wanted[name]]
+        differing = [
+            f"{name}={stored.get(name)!r} (now {wanted[name]!r})"
+            for name in wanted
+            if stored.get(name) != wanted[name]
+        ]
         if differing and has_checkpoint:
             raise ConfigError(
                 f"model_dir={config.model_dir} holds a checkpoint made with other model "
-                f"flags: {', '.join(differing)}; use a new model_dir or the same flags.")
+                f"flags: {', '.join(differing)}; use a new model_dir or the same flags."
+            )
     elif has_checkpoint:
         raise ConfigError(
             f"model_dir={config.model_dir} holds a checkpoint but no {CONFIG_FILE}, so its "
-            "model flags are unknown; use a new model_dir.")
+            "model flags are unknown; use a new model_dir."
+        )
     if write:
         os.makedirs(config.model_dir, exist_ok=True)
         write_json_atomically(path, {"model": wanted, "run": config.as_dict()})

@@ -3,6 +3,7 @@
 A study compares runs that differ only in their seed; grouping by every other
 training flag makes "identical flags" a checked fact rather than a promise.
 """
+
 import csv
 import dataclasses
 import json
@@ -14,8 +15,15 @@ from bssn_tf.training.evaluation import METRICS_FILE
 from bssn_tf.training.run_directory import CONFIG_FILE
 
 # Flags that say where a run lives or how often it reports, not what it trains.
-NON_SETTING_FLAGS = ("seed", "model_dir", "data_dir", "checkpoint_every", "sample_every",
-                     "log_every", "eval_every")
+NON_SETTING_FLAGS = (
+    "seed",
+    "model_dir",
+    "data_dir",
+    "checkpoint_every",
+    "sample_every",
+    "log_every",
+    "eval_every",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +41,9 @@ class RunRecord:
 
     def final(self, name):
         if not self.rows:
-            raise ValueError(f"{self.model_dir} has no {METRICS_FILE} rows; "
-                             "train it with --eval_every > 0.")
+            raise ValueError(
+                f"{self.model_dir} has no {METRICS_FILE} rows; train it with --eval_every > 0."
+            )
         return self.rows[-1][name]
 
     def setting(self):
@@ -46,8 +55,9 @@ class RunRecord:
         flags = dict(self.flags)
         if not NORMS[flags["norm"]][1]:
             flags["scale"] = None
-        return tuple(sorted((key, value) for key, value in flags.items()
-                            if key not in NON_SETTING_FLAGS))
+        return tuple(
+            sorted((key, value) for key, value in flags.items() if key not in NON_SETTING_FLAGS)
+        )
 
 
 def _number(text):
@@ -68,8 +78,10 @@ def read_run(model_dir):
     metrics_path = os.path.join(model_dir, METRICS_FILE)
     if os.path.isfile(metrics_path):
         with open(metrics_path, newline="") as handle:
-            rows = [{key: _number(value) for key, value in row.items()}
-                    for row in csv.DictReader(handle)]
+            rows = [
+                {key: _number(value) for key, value in row.items()}
+                for row in csv.DictReader(handle)
+            ]
     rows.sort(key=lambda row: row["step"])
     return RunRecord(model_dir, flags, tuple(rows))
 
@@ -79,8 +91,9 @@ def group_by_setting(records):
     groups = {}
     for record in records:
         groups.setdefault(record.setting(), []).append(record)
-    return {key: sorted(group, key=lambda record: record.flags["seed"])
-            for key, group in groups.items()}
+    return {
+        key: sorted(group, key=lambda record: record.flags["seed"]) for key, group in groups.items()
+    }
 
 
 def fcd_divergence(fcds, rise_factor):

@@ -1,4 +1,5 @@
 """Sample grids as PNG files, from one fixed batch of z for the whole run."""
+
 import math
 import os
 

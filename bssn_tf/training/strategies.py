@@ -1,4 +1,5 @@
 """`tf.distribute` strategies by name, and which worker is the chief."""
+
 import tensorflow as tf
 
 

@@ -1,9 +1,10 @@
 """Pretrained generators by zoo name, local folder or URL, every file verified before loading.
 
-    from bssn_tf import zoo
-    generator = zoo.load("cnn_bssn")
-    images = generator(zoo.latents(16, seed=0, z_dim=generator.z_dim))
+from bssn_tf import zoo
+generator = zoo.load("cnn_bssn")
+images = generator(zoo.latents(16, seed=0, z_dim=generator.z_dim))
 """
+
 import os
 
 import tensorflow as tf
@@ -13,8 +14,16 @@ from bssn_tf.zoo.generator import ZooGenerator, latents
 from bssn_tf.zoo.integrity import IntegrityError, read_card
 from bssn_tf.zoo.registry import UnknownModelError, available
 
-__all__ = ["IntegrityError", "UnknownModelError", "ZooGenerator", "available", "card",
-           "latents", "load", "verify"]
+__all__ = [
+    "IntegrityError",
+    "UnknownModelError",
+    "ZooGenerator",
+    "available",
+    "card",
+    "latents",
+    "load",
+    "verify",
+]
 
 
 def verify(source):

@@ -1,4 +1,5 @@
 """`python -m bssn_tf.zoo list|card|sample|verify`: the shipped zoo from the shell, offline."""
+
 import argparse
 import json
 import sys
@@ -62,7 +63,9 @@ def parse_args(argv):
     grid.add_argument("--seed", type=int, default=0)
     grid.add_argument("--out", default="grid.png")
     grid.set_defaults(run=sample)
-    check = commands.add_parser("verify", help="check every file of the named (default: all) models")
+    check = commands.add_parser(
+        "verify", help="check every file of the named (default: all) models"
+    )
     check.add_argument("names", nargs="*")
     check.set_defaults(run=verify)
     return parser.parse_args(argv)

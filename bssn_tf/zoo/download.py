@@ -4,6 +4,7 @@ Files land in a staging folder inside the cache root and are checked against
 the card's sha256 list before the folder is renamed to its final name, so the
 final path only ever holds a complete, verified model.
 """
+
 import hashlib
 import os
 import shutil
@@ -25,8 +26,11 @@ class DownloadError(OSError):
 
 def cache_root(cache_dir=None):
     """`cache_dir`, else $BSSN_ZOO_CACHE, else ~/.cache/bssn_tf/zoo."""
-    return (cache_dir or os.environ.get(CACHE_ENV)
-            or os.path.join(os.path.expanduser("~"), ".cache", "bssn_tf", "zoo"))
+    return (
+        cache_dir
+        or os.environ.get(CACHE_ENV)
+        or os.path.join(os.path.expanduser("~"), ".cache", "bssn_tf", "zoo")
+    )
 
 
 def is_url(source):
@@ -37,8 +41,7 @@ def _download(url, path):
     """Streams `url` into `path` and returns the sha256 of what arrived."""
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, \
-                open(path, "wb") as handle:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(path, "wb") as handle:
             for block in iter(lambda: response.read(1 << 20), b""):
                 digest.update(block)
                 handle.write(block)
@@ -62,7 +65,8 @@ def _download_into(base, staging):
         if actual != expected:
             raise IntegrityError(
                 f"{file_url}: sha256 {actual} does not match {expected} from {CARD} "
-                "(the file was altered or truncated)")
+                "(the file was altered or truncated)"
+            )
 
 
 def fetch(url, cache_dir=None):

@@ -1,4 +1,5 @@
 """A zoo SavedModel as a plain function from latents to numpy images."""
+
 import numpy as np
 import tensorflow as tf
 
@@ -30,10 +31,11 @@ class ZooGenerator:
         """z: numpy array or tensor [N, z_dim] -> float32 numpy images [N, H, W, C] in [-1, 1]."""
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(
-                f"z has shape {list(z.shape)}; this model expects [N, {self.z_dim}]")
-        batches = [self._serve(z=tf.constant(z[start:start + BATCH_SIZE]))["images"].numpy()
-                   for start in range(0, max(len(z), 1), BATCH_SIZE)]
+            raise ValueError(f"z has shape {list(z.shape)}; this model expects [N, {self.z_dim}]")
+        batches = [
+            self._serve(z=tf.constant(z[start : start + BATCH_SIZE]))["images"].numpy()
+            for start in range(0, max(len(z), 1), BATCH_SIZE)
+        ]
         return np.concatenate(batches)
 
     def sample(self, num, seed=0):

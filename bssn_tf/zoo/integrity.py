@@ -4,6 +4,7 @@ A model card lists `files`: {posix path relative to the folder: sha256 hex} for
 every file in the folder except the card itself, so a tampered, truncated or
 missing file is caught before TensorFlow parses it.
 """
+
 import hashlib
 import json
 import os
@@ -28,19 +29,25 @@ def sha256_of(path):
 def file_checksums(directory):
     """{posix relative path: sha256} for every file under `directory` but the card, sorted."""
     root = pathlib.Path(directory)
-    relpaths = sorted(path.relative_to(root).as_posix()
-                      for path in root.rglob("*") if path.is_file())
+    relpaths = sorted(
+        path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()
+    )
     return {relpath: sha256_of(root / relpath) for relpath in relpaths if relpath != CARD}
 
 
 def check_relpath(relpath, source):
     """Refuses a listed path that could reach outside the model folder; `source` lists it."""
     parts = relpath.split("/") if isinstance(relpath, str) else []
-    if (not parts or relpath.startswith("/") or "\\" in relpath
-            or any(part in ("", ".", "..") for part in parts)):
+    if (
+        not parts
+        or relpath.startswith("/")
+        or "\\" in relpath
+        or any(part in ("", ".", "..") for part in parts)
+    ):
         raise IntegrityError(
             f"{source}: unsafe file path {relpath!r}; expected a relative posix path inside "
-            "the model folder (no leading '/', no '..', '.' or empty parts, no '\\')")
+            "the model folder (no leading '/', no '..', '.' or empty parts, no '\\')"
+        )
 
 
 def verify_files(directory, checksums):
@@ -54,7 +61,8 @@ def verify_files(directory, checksums):
         if actual != expected:
             raise IntegrityError(
                 f"{path}: sha256 {actual} does not match {expected} from {CARD} "
-                "(the file was altered or truncated)")
+                "(the file was altered or truncated)"
+            )
 
 
 def parse_card(payload, source, expected_sha256=None):
@@ -68,14 +76,14 @@ def parse_card(payload, source, expected_sha256=None):
         if actual != expected_sha256:
             raise IntegrityError(
                 f"{source}: sha256 {actual} does not match {expected_sha256} "
-                "from the zoo index (the card was altered)")
+                "from the zoo index (the card was altered)"
+            )
     try:
         card = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise IntegrityError(f"{source}: not a JSON model card ({error})") from error
     if not isinstance(card, dict) or not isinstance(card.get("files"), dict):
-        raise IntegrityError(
-            f"{source}: has no 'files' checksums, so its model cannot be verified")
+        raise IntegrityError(f"{source}: has no 'files' checksums, so its model cannot be verified")
     for relpath in card["files"]:
         check_relpath(relpath, source)
     return card

@@ -5,6 +5,7 @@ The zoo is the repository's `zoo/` folder, installed as the data package
 the BSSN_ZOO_DIR environment variable points elsewhere (tests, Bazel runfiles).
 `index.json` is {"format": 1, "models": {name: {"path", "card_sha256", "summary"}}}.
 """
+
 import importlib.util
 import json
 import os
@@ -33,7 +34,8 @@ def zoo_root():
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             f"the model zoo package {DATA_PACKAGE} is not installed; reinstall bssn_tf "
-            f"or set {ZOO_DIR_ENV} to a folder holding {INDEX}")
+            f"or set {ZOO_DIR_ENV} to a folder holding {INDEX}"
+        )
     return list(spec.submodule_search_locations)[0]
 
 
@@ -58,7 +60,8 @@ def model_entry(name):
     if name not in models:
         raise UnknownModelError(
             f"no zoo model named {name!r}; available: {', '.join(sorted(models)) or 'none'} "
-            f"(zoo at {zoo_root()})")
+            f"(zoo at {zoo_root()})"
+        )
     return models[name]
 
 
@@ -77,9 +80,15 @@ def add_to_index(root, name, card):
     index["models"][name] = {
         "path": name,
         "card_sha256": sha256_of(os.path.join(root, name, CARD)),
-        "summary": {"arch": card["arch"], "norm": card["norm"], "scale": card["scale"],
-                    "steps": card["steps"], "fcd": round(metrics["fcd"], 2),
-                    "kcd": round(metrics["kcd"], 4),
-                    "classifier_score": round(metrics["classifier_score"], 2),
-                    "about": card["summary"]}}
+        "summary": {
+            "arch": card["arch"],
+            "norm": card["norm"],
+            "scale": card["scale"],
+            "steps": card["steps"],
+            "fcd": round(metrics["fcd"], 2),
+            "kcd": round(metrics["kcd"], 4),
+            "classifier_score": round(metrics["classifier_score"], 2),
+            "about": card["summary"],
+        },
+    }
     write_json_atomically(path, index)
