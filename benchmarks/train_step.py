@@ -25,7 +25,7 @@ import time
 
 from benchmarks.flop_count import LayerSpec, forward_flops, gan_step_flops
 from benchmarks.timed_run import BATCH_SIZE, CONFIGS, Z_DIM
-from bssn_tf.metrics.atomic_files import write_bytes_atomically
+from bssn_tf.io import write_bytes_atomically
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STEP_VARIANTS = ("tf_xla", "tf", "torch_sn", "torch_bssn")

@@ -61,17 +61,55 @@ def test_every_test_module_is_a_py_test():
     assert tests == on_disk
 
 
-def test_library_deps_cover_the_subpackages_they_import():
-    """`bssn_tf/<pkg>` importing `bssn_tf.<other>` must depend on `:<other>`."""
-    for name, srcs, deps in build_targets_with_deps()["py_library"]:
-        imported = set()
-        for src in srcs:
-            text = (ROOT / src).read_text()
-            imported |= set(re.findall(r"^\s*(?:from|import) bssn_tf\.(\w+)", text, re.M))
-        missing = sorted(f":{pkg}" for pkg in imported - {name} if f":{pkg}" not in deps)
-        assert not missing, f"{name} imports {missing} without depending on them"
+def imported_subpackages(path):
+    """The bssn_tf subpackages `path` imports, in any import form (ast, not regex)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+            if node.module == "bssn_tf":  # from bssn_tf import layers, zoo
+                modules = [f"bssn_tf.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {m.split(".")[1] for m in modules if m.startswith("bssn_tf.")}
+    return found
 
 
-def test_layers_depend_on_nothing_else_in_the_package():
-    layers = [deps for name, _, deps in build_targets_with_deps()["py_library"] if name == "layers"]
-    assert layers == [[]]
+def test_imported_subpackages_sees_every_import_form(tmp_path):
+    source = tmp_path / "example.py"
+    source.write_text(
+        "import bssn_tf.layers\nfrom bssn_tf import zoo, io\n"
+        "from bssn_tf.metrics.frechet import x\nif True:\n    from bssn_tf import data\n"
+    )
+    assert imported_subpackages(source) == {"layers", "zoo", "io", "metrics", "data"}
+
+
+SUBPACKAGES = {"analysis", "data", "io", "layers", "metrics", "models", "training", "zoo"}
+
+
+def test_deps_cover_the_subpackages_they_import():
+    """A target whose files import `bssn_tf.<pkg>` must depend on `:<pkg>` directly."""
+    for rule in ("py_library", "py_binary"):
+        for name, srcs, deps in build_targets_with_deps().get(rule, []):
+            imported = set()
+            for src in srcs:
+                imported |= imported_subpackages(ROOT / src)
+            missing = sorted(
+                f":{pkg}" for pkg in imported & SUBPACKAGES - {name} if f":{pkg}" not in deps
+            )
+            assert not missing, f"{name} imports {missing} without depending on them"
+
+
+# Each library may depend only on those listed before it: no import runs back up.
+LAYERING = ("layers", "io", "data", "models", "metrics", "training", "analysis", "zoo")
+
+
+def test_libraries_respect_the_layering():
+    libraries = {name: deps for name, _, deps in build_targets_with_deps()["py_library"]}
+    for position, name in enumerate(LAYERING):
+        allowed = {f":{below}" for below in LAYERING[:position]}
+        upward = sorted(dep for dep in libraries[name] if dep.lstrip(":") in SUBPACKAGES)
+        assert set(upward) <= allowed, f"{name} depends on {sorted(set(upward) - allowed)}"
+    assert libraries["layers"] == [] and libraries["io"] == []

@@ -17,9 +17,8 @@ import pytest
 import tensorflow as tf
 
 from bssn_tf import zoo
-from bssn_tf.metrics.atomic_files import write_bytes_atomically, write_json_atomically
+from bssn_tf.io import image_grid, write_bytes_atomically, write_json_atomically
 from bssn_tf.training.export import export_generator
-from bssn_tf.training.samples import image_grid
 from bssn_tf.zoo import __main__ as zoo_cli
 from bssn_tf.zoo import download, generator, integrity, registry
 

@@ -124,7 +124,7 @@ def main(argv):
         _check_flags()
         export_dir = _export_dir()
         from bssn_tf import data, metrics
-        from bssn_tf.metrics.atomic_files import write_json_atomically
+        from bssn_tf.io import write_json_atomically
 
         sample_fn, z_dim = _load_sample_fn(export_dir)
         real_images = data.load_array(_DATASET.value, _REAL_SPLIT.value, limit=_NUM_REAL.value)

@@ -6,7 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot anywhere: figures go to files only
 
-from bssn_tf.metrics.atomic_files import write_bytes_atomically  # noqa: E402
+from bssn_tf.io import write_bytes_atomically  # noqa: E402
 
 
 def save_figure(figure, path):

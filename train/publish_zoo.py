@@ -22,11 +22,10 @@ import tensorflow as tf
 from absl import app, flags
 
 from bssn_tf import data, metrics
-from bssn_tf.metrics.atomic_files import replace_directory_atomically, write_json_atomically
+from bssn_tf.io import replace_directory_atomically, write_grid_png, write_json_atomically
 from bssn_tf.training.evaluation import METRICS_FILE
 from bssn_tf.training.export import EXPORT_DIR
 from bssn_tf.training.run_records import read_run
-from bssn_tf.training.samples import write_grid_png
 from bssn_tf.zoo import generator, integrity, registry
 from train.readme_block import rewrite_block
 

@@ -2,7 +2,7 @@
 
 import os
 
-from bssn_tf.metrics.atomic_files import write_bytes_atomically
+from bssn_tf.io import write_bytes_atomically
 
 
 def markers(name):

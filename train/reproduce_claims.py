@@ -24,8 +24,8 @@ from absl import (
 )
 
 from bssn_tf import analysis, data  # noqa: E402
+from bssn_tf.io import write_json_atomically  # noqa: E402
 from bssn_tf.layers import DEFAULT_BSSN_SCALE  # noqa: E402
-from bssn_tf.metrics.atomic_files import write_json_atomically  # noqa: E402
 from bssn_tf.models import cnn_generator  # noqa: E402
 from bssn_tf.training import GANTrainer, TrainConfig, inputs  # noqa: E402
 from bssn_tf.training.parallel_runs import train_all  # noqa: E402

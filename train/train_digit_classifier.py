@@ -12,15 +12,14 @@ import hashlib
 import os
 import platform
 import sys
-import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from bssn_tf.io import write_file_atomically, write_json_atomically
 from bssn_tf.metrics import digit_classifier
-from bssn_tf.metrics.atomic_files import write_json_atomically
 from bssn_tf.metrics.labeled_digits import load_images_and_labels
 
 _DATASET = flags.DEFINE_string("dataset", "mnist5k", "Labelled training dataset.")
@@ -90,20 +89,9 @@ def _save_inference_model_atomically(model, path):
     """Saves weights and architecture without optimizer state (a third of the size)."""
     inference_model = digit_classifier.build_digit_classifier()
     inference_model.set_weights(model.get_weights())
-    descriptor, temporary_path = tempfile.mkstemp(
-        dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-", suffix=".keras"
-    )
-    os.close(descriptor)
-    try:
-        inference_model.save(temporary_path)
-        os.chmod(temporary_path, 0o644)
-        with open(temporary_path, "rb") as handle:
-            sha256 = hashlib.sha256(handle.read()).hexdigest()
-        os.replace(temporary_path, path)
-    except BaseException:
-        os.unlink(temporary_path)
-        raise
-    return sha256
+    write_file_atomically(path, inference_model.save, suffix=".keras")
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def main(argv):

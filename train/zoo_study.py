@@ -21,7 +21,7 @@ from absl import (
     flags,  # noqa: E402
 )
 
-from bssn_tf.metrics.atomic_files import write_json_atomically  # noqa: E402
+from bssn_tf.io import write_json_atomically  # noqa: E402
 from bssn_tf.training.run_records import (  # noqa: E402
     fcd_divergence,
     group_by_setting,

@@ -1,42 +1,15 @@
-"""Atomic writes: a reader never sees a half-written metrics file, card, image or model folder."""
+"""Deprecated home of the atomic file writers; they live in `bssn_tf.io` now."""
 
-import json
-import os
-import shutil
-import tempfile
+import warnings
 
+from bssn_tf.io.atomic_files import (  # noqa: F401  (re-exported for old imports)
+    replace_directory_atomically,
+    write_bytes_atomically,
+    write_json_atomically,
+)
 
-def write_bytes_atomically(path, payload):
-    """Writes `payload` to a temporary file in the same folder, then os.replace()s `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    descriptor, temporary_path = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-        os.chmod(temporary_path, 0o644)  # mkstemp makes it private; readers expect a normal file
-        os.replace(temporary_path, path)
-    except BaseException:
-        os.unlink(temporary_path)
-        raise
-
-
-def write_json_atomically(path, record):
-    """Writes `record` as indented JSON (no NaN allowed) atomically."""
-    text = json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    write_bytes_atomically(path, text.encode("utf-8"))
-
-
-def replace_directory_atomically(staging, final):
-    """Moves the finished folder `staging` to `final`, replacing any older `final`.
-
-    Both must be on one filesystem. A reader sees the old folder or the new one,
-    never a mix; only the brief gap between the two renames shows none.
-    """
-    if not os.path.exists(final):
-        os.replace(staging, final)
-        return
-    retired = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(final)), prefix=".retired-")
-    os.replace(final, os.path.join(retired, os.path.basename(final)))
-    os.replace(staging, final)
-    shutil.rmtree(retired)
+warnings.warn(
+    "bssn_tf.metrics.atomic_files moved to bssn_tf.io; import from there.",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bssn_tf.metrics.atomic_files import replace_directory_atomically, write_json_atomically
+from bssn_tf.io import replace_directory_atomically, write_json_atomically
 
 EXPORT_DIR = "export"
 # The generator of the evaluation with the lowest FCD so far (with --eval_every).

@@ -5,7 +5,7 @@ import os
 
 import tensorflow as tf
 
-from bssn_tf.metrics.atomic_files import write_json_atomically
+from bssn_tf.io import write_json_atomically
 from bssn_tf.training.config import ConfigError
 
 CONFIG_FILE = "config.json"

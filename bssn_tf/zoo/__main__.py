@@ -5,7 +5,7 @@ import json
 import sys
 
 from bssn_tf import zoo
-from bssn_tf.training.samples import write_grid_png
+from bssn_tf.io import write_grid_png
 from bssn_tf.zoo import registry
 
 

@@ -12,7 +12,7 @@ import tempfile
 import urllib.parse
 import urllib.request
 
-from bssn_tf.metrics.atomic_files import replace_directory_atomically
+from bssn_tf.io import replace_directory_atomically
 from bssn_tf.zoo.integrity import CARD, IntegrityError, parse_card, read_card
 
 CACHE_ENV = "BSSN_ZOO_CACHE"

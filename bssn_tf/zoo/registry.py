@@ -10,7 +10,7 @@ import importlib.util
 import json
 import os
 
-from bssn_tf.metrics.atomic_files import write_json_atomically
+from bssn_tf.io import write_json_atomically
 from bssn_tf.zoo.integrity import CARD, check_relpath, sha256_of
 
 ZOO_DIR_ENV = "BSSN_ZOO_DIR"

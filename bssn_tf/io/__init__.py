@@ -1,0 +1,22 @@
+"""File helpers with no dependency on the rest of bssn_tf: atomic writes and image grids.
+
+Every package that writes files (training, zoo, metrics, the scripts) takes
+them from here, so a reader never sees a half-written file or folder.
+"""
+
+from bssn_tf.io.atomic_files import (
+    replace_directory_atomically,
+    write_bytes_atomically,
+    write_file_atomically,
+    write_json_atomically,
+)
+from bssn_tf.io.image_grid import image_grid, write_grid_png
+
+__all__ = [
+    "image_grid",
+    "replace_directory_atomically",
+    "write_bytes_atomically",
+    "write_file_atomically",
+    "write_grid_png",
+    "write_json_atomically",
+]
