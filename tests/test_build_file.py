@@ -6,7 +6,6 @@ honest by parsing it as the Python-syntax Starlark it is.
 
 import ast
 import pathlib
-import re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGED_DIRS = ("bssn_tf", "train", "benchmarks", "tests")
