@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
+from bssn_tf.io.markdown_block import markers, replace_block
 from bssn_tf.training.run_records import group_by_setting, mean_std, read_run
 from train import zoo_study
-from train.readme_block import markers, replace_block
 
 COLUMNS = (
     "step",
