@@ -124,8 +124,14 @@ def expected_images(network, z):
 
 
 def run_cli(*args, cwd, zoo_root=None, python_args=(), env=None):
-    """`python [python_args] -m bssn_tf.zoo args` in a fresh process (TensorFlow's C++ logs off)."""
-    env = dict(os.environ if env is None else env, TF_CPP_MIN_LOG_LEVEL="3")
+    """`python [python_args] -m bssn_tf.zoo args` in a fresh process (TensorFlow's C++ logs off).
+
+    Without `env`, this checkout's bssn_tf comes first on PYTHONPATH, whatever `cwd` is.
+    """
+    if env is None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env = dict(env, TF_CPP_MIN_LOG_LEVEL="3")
     if zoo_root is not None:
         env[registry.ZOO_DIR_ENV] = str(zoo_root)
     return subprocess.run(

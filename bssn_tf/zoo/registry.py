@@ -15,7 +15,6 @@ import importlib.util
 import json
 import os
 
-import bssn_tf
 from bssn_tf.io import write_json_atomically
 from bssn_tf.zoo.integrity import CARD, check_relpath, sha256_of
 
@@ -23,6 +22,8 @@ ZOO_DIR_ENV = "BSSN_ZOO_DIR"
 DATA_PACKAGE = "bssn_tf.zoo_files"
 INDEX = "index.json"
 INDEX_FORMAT = 1
+# The imported bssn_tf package's folder (this file is bssn_tf/zoo/registry.py).
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class UnknownModelError(KeyError):
@@ -34,7 +35,7 @@ class UnknownModelError(KeyError):
 
 def checkout_zoo():
     """The `zoo/` folder of the source checkout that `bssn_tf` is imported from, else None."""
-    checkout = os.path.dirname(os.path.dirname(os.path.abspath(bssn_tf.__file__)))
+    checkout = os.path.dirname(PACKAGE_DIR)
     zoo = os.path.join(checkout, "zoo")
     is_checkout = os.path.isfile(os.path.join(checkout, "setup.py"))
     return zoo if is_checkout and os.path.isfile(os.path.join(zoo, INDEX)) else None
@@ -49,9 +50,8 @@ def zoo_root():
         return checkout
     spec = importlib.util.find_spec(DATA_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        package = os.path.dirname(os.path.abspath(bssn_tf.__file__))
         raise FileNotFoundError(
-            f"no model zoo for bssn_tf at {package}: it has neither the data package "
+            f"no model zoo for bssn_tf at {PACKAGE_DIR}: it has neither the data package "
             f"{DATA_PACKAGE} nor a checkout's zoo/{INDEX} beside it; set {ZOO_DIR_ENV} "
             f"to a folder holding {INDEX} (the repository's zoo/)"
         )
