@@ -4,10 +4,13 @@ Each case first shows that the attack is real (TensorFlow alone would run or rea
 the zoo refuses it, by name, without running it.
 """
 
+import importlib.util
 import json
 import os
 import pathlib
 import shutil
+import subprocess
+import sys
 import sysconfig
 
 import numpy as np
@@ -172,6 +175,45 @@ def test_a_clean_export_passes_the_screen(zoo_root):
         sorted(roles.values()).count("save") == 1 and sorted(roles.values()).count("restore") == 1
     )
     screening.screen_saved_model(str(directory), read_card(directory))
+
+
+def edit_saved_model(directory, edit):
+    """Applies `edit` to the parsed saved_model.pb, writes it back and re-hashes the card."""
+    path = directory / screening.SAVED_MODEL
+    saved_model = screening.read_saved_model(str(path))
+    edit(saved_model)
+    path.write_bytes(saved_model.SerializeToString())
+    rehash(directory)
+
+
+def test_a_model_without_the_serving_signature_is_refused(model_copy):
+    def rename(saved_model):
+        signatures = saved_model.meta_graphs[0].signature_def
+        signatures["other"].CopyFrom(signatures.pop(screening.SIGNATURE))
+
+    edit_saved_model(model_copy, rename)
+    with pytest.raises(zoo.IntegrityError, match="expected a serving_default signature"):
+        zoo.verify(str(model_copy))
+
+
+def test_two_meta_graphs_are_refused(model_copy):
+    edit_saved_model(model_copy, lambda sm: sm.meta_graphs.append(sm.meta_graphs[0]))
+    with pytest.raises(zoo.IntegrityError, match="holds 2 meta graphs; expected exactly one"):
+        zoo.verify(str(model_copy))
+
+
+def test_a_saved_model_that_does_not_parse_is_named(model_copy):
+    (model_copy / screening.SAVED_MODEL).write_bytes(b"\xff" * 16)
+    rehash(model_copy)
+    with pytest.raises(zoo.IntegrityError, match=r"saved_model.pb: not a SavedModel protobuf"):
+        zoo.load(str(model_copy))
+
+
+def test_other_saved_model_encodings_are_refused(model_copy):
+    shutil.copy(model_copy / screening.SAVED_MODEL, model_copy / "saved_model.pbtxt")
+    rehash(model_copy)
+    with pytest.raises(zoo.IntegrityError, match=r"saved_model.pbtxt: only saved_model.pb is"):
+        zoo.load(str(model_copy))
 
 
 # --- pins -------------------------------------------------------------------------------------
@@ -436,12 +478,13 @@ def test_cli_usage_errors_are_one_line(capsys):
     assert line.startswith("python -m bssn_tf.zoo sample: error: the following arguments")
 
 
-def test_cli_help_exits_zero(tmp_path):
+def test_cli_help_exits_zero(capsys):
     for args in (["--help"], ["sample", "--help"]):
-        result = run_cli(*args, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith("usage: python -m bssn_tf.zoo")
-    assert "--sha256" in result.stdout
+        with pytest.raises(SystemExit) as raised:
+            zoo_cli.main(args)
+        assert raised.value.code == 0
+        assert capsys.readouterr().out.startswith("usage: python -m bssn_tf.zoo")
+    zoo_cli.parse_args(["sample", "x", "--sha256", "0" * 64])  # every model command takes a pin
 
 
 # --- first run: from the repository root, with a plain `pip install .` ---------------------------
@@ -463,26 +506,42 @@ def checkout_only_env():
 
 def test_first_run_from_the_repository_root():
     env = checkout_only_env()
-    probe = run_cli(cwd=ROOT, python_args=["-S", "-c", PROBE, "--"], env=env)
+    probe = subprocess.run(
+        [sys.executable, "-S", "-c", PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.returncode == 0, probe.stderr
-    package, spec, root = probe.stdout.split()
-    assert package == str(ROOT / "bssn_tf" / "__init__.py") and spec == "None"
-    assert root == str(ROOT / "zoo")
+    # The precondition of the bug: the checkout's bssn_tf is found first and has no zoo_files.
+    assert probe.stdout.split() == [str(ROOT / "bssn_tf"), "None"]
 
     shipped = sorted(json.loads((ROOT / "zoo" / registry.INDEX).read_text())["models"])
-    listed = run_cli("list", cwd=ROOT, python_args=["-S"], env=env)
-    assert listed.returncode == 0, listed.stderr
-    assert [line.split(":")[0] for line in listed.stdout.splitlines()] == shipped
-    verified = run_cli("verify", shipped[0], cwd=ROOT, python_args=["-S"], env=env)
+    verified = run_cli("verify", cwd=ROOT, python_args=["-S"], env=env)
     assert verified.returncode == 0, verified.stderr
-    assert verified.stdout == f"{shipped[0]}: ok\n"
+    assert verified.stdout == "".join(f"{name}: ok\n" for name in shipped)
 
 
-# Prints where bssn_tf comes from, whether bssn_tf.zoo_files is importable, and the zoo found.
+def test_a_checkout_reads_its_own_zoo_and_an_install_its_data_package(monkeypatch, tmp_path):
+    monkeypatch.delenv(registry.ZOO_DIR_ENV, raising=False)
+    assert registry.zoo_root() == str(ROOT / "zoo")
+    monkeypatch.setattr(registry, "PACKAGE_DIR", str(tmp_path / "site-packages" / "bssn_tf"))
+    spec = importlib.util.find_spec(registry.DATA_PACKAGE)
+    if spec is None:  # bssn_tf is not installed in this environment
+        with pytest.raises(FileNotFoundError, match="set BSSN_ZOO_DIR"):
+            registry.zoo_root()
+    else:
+        assert registry.zoo_root() == list(spec.submodule_search_locations)[0]
+
+
+# Where `import bssn_tf` would come from, and whether bssn_tf.zoo_files is findable there
+# (without importing bssn_tf, so without TensorFlow).
 PROBE = """
-import importlib.util, bssn_tf
-from bssn_tf.zoo import registry
-print(bssn_tf.__file__, importlib.util.find_spec("bssn_tf.zoo_files"), registry.zoo_root())
+import importlib.machinery, importlib.util
+[location] = importlib.util.find_spec("bssn_tf").submodule_search_locations
+print(location, importlib.machinery.PathFinder.find_spec("bssn_tf.zoo_files", [location]))
 """
 
 
