@@ -106,6 +106,15 @@ def written(target):
     return sorted(target.parent.glob(target.name + "*"))
 
 
+def edit_saved_model(directory, edit):
+    """Applies `edit` to the parsed saved_model.pb, writes it back and re-hashes the card."""
+    path = directory / screening.SAVED_MODEL
+    saved_model = screening.read_saved_model(str(path))
+    edit(saved_model)
+    path.write_bytes(saved_model.SerializeToString())
+    rehash(directory)
+
+
 @pytest.mark.parametrize("hostile", sorted(HOSTILE), indirect=True)
 def test_hostile_ops_are_refused_before_anything_runs(hostile, monkeypatch):
     directory, target, op = hostile
@@ -167,23 +176,25 @@ def test_save_ops_in_serving_are_refused_even_through_the_savers_own_function(mo
         assert f"{op} in function {save_function} (strict)" in str(raised.value)
 
 
+def test_a_saver_node_that_the_signature_uses_is_screened_strictly(model_copy):
+    def serve_the_save_node(saved_model):
+        [meta_graph] = saved_model.meta_graphs
+        images = meta_graph.signature_def[screening.SIGNATURE].outputs["images"]
+        images.name = meta_graph.saver_def.save_tensor_name
+
+    edit_saved_model(model_copy, serve_the_save_node)
+    with pytest.raises(
+        zoo.ForbiddenOpError, match=r"SaveV2 in function __inference__traced_save_\d+ \(strict\)"
+    ):
+        zoo.verify(str(model_copy))
+
+
 def test_a_clean_export_passes_the_screen(zoo_root):
     directory = zoo_root / NAME
     saved_model = screening.read_saved_model(str(directory / screening.SAVED_MODEL))
-    roles = screening.function_roles(saved_model.meta_graphs[0])[0]
-    assert (
-        sorted(roles.values()).count("save") == 1 and sorted(roles.values()).count("restore") == 1
-    )
+    roles = list(screening.function_roles(saved_model.meta_graphs[0])[0].values())
+    assert roles.count("save") == 1 and roles.count("restore") == 1 and "saver" not in roles
     screening.screen_saved_model(str(directory), read_card(directory))
-
-
-def edit_saved_model(directory, edit):
-    """Applies `edit` to the parsed saved_model.pb, writes it back and re-hashes the card."""
-    path = directory / screening.SAVED_MODEL
-    saved_model = screening.read_saved_model(str(path))
-    edit(saved_model)
-    path.write_bytes(saved_model.SerializeToString())
-    rehash(directory)
 
 
 def test_a_model_without_the_serving_signature_is_refused(model_copy):

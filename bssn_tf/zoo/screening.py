@@ -129,45 +129,37 @@ def _object_graph_functions(meta_graph):
 
 
 def function_roles(meta_graph):
-    """{function name: "strict" | "save" | "restore" | "saver"} for one meta graph.
+    """Sorts one meta graph's functions and graph nodes by what the screen allows them.
 
-    "save" and "restore" functions are reachable only from the saver's save or
-    restore node; "saver" ones from both but from nothing else; the rest is
-    "strict". Returns (roles, strict graph nodes, saver graph nodes).
+    Returns (roles, strict graph nodes, saver graph nodes), where roles maps
+    each function name to "save" or "restore" (reachable only from the saver's
+    save or restore node), "saver" (from both, but from nothing else) or
+    "strict" (everything else).
     """
     functions = {f.signature.name: f for f in meta_graph.graph_def.library.function}
     nodes = {node.name: node for node in meta_graph.graph_def.node}
     saver = meta_graph.saver_def
-    save_node = _node_name(saver.save_tensor_name) if saver.save_tensor_name else None
-    restore_node = _node_name(saver.restore_op_name) if saver.restore_op_name else None
-    saver_nodes = {save_node, restore_node} & nodes.keys()
-    # A saver node that a signature or any other node uses runs with it: strict too.
+    save_node = _node_name(saver.save_tensor_name)
+    restore_node = _node_name(saver.restore_op_name)
+    # A saver node that a signature or any node (the other saver node included) uses
+    # runs with it, so it is strict like the rest of the graph.
     used = {
         _node_name(tensor.name)
         for signature in meta_graph.signature_def.values()
         for tensor in list(signature.inputs.values()) + list(signature.outputs.values())
     }
-    used.update(
-        _node_name(name)
-        for node in nodes.values()
-        if node.name not in saver_nodes
-        for name in node.input
-    )
-    saver_nodes -= used
+    for node in nodes.values():
+        used.update(_node_name(name) for name in node.input)
+    saver_nodes = ({save_node, restore_node} & nodes.keys()) - used
     strict_nodes = [node for name, node in nodes.items() if name not in saver_nodes]
 
-    save_tree = (
-        _closure(_called_functions(nodes[save_node], functions), functions)
-        if (save_node in saver_nodes)
-        else set()
-    )
-    restore_tree = (
-        _closure(_called_functions(nodes[restore_node], functions), functions)
-        if (restore_node in saver_nodes)
-        else set()
-    )
-    roots = set(functions) - save_tree - restore_tree
-    roots |= _object_graph_functions(meta_graph)
+    def call_tree(name):
+        if name not in saver_nodes:
+            return set()
+        return _closure(_called_functions(nodes[name], functions), functions)
+
+    save_tree, restore_tree = call_tree(save_node), call_tree(restore_node)
+    roots = (set(functions) - save_tree - restore_tree) | _object_graph_functions(meta_graph)
     for node in strict_nodes:
         roots |= _called_functions(node, functions)
     strict = _closure(roots, functions)
