@@ -13,6 +13,7 @@ import subprocess
 import sys
 import sysconfig
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -195,6 +196,44 @@ def test_a_clean_export_passes_the_screen(zoo_root):
     roles = list(screening.function_roles(saved_model.meta_graphs[0])[0].values())
     assert roles.count("save") == 1 and roles.count("restore") == 1 and "saver" not in roles
     screening.screen_saved_model(str(directory), read_card(directory))
+
+
+class ConditionalGenerator(tf.Module):
+    """Class-conditional: an embedding of the label scales the latents (embedding lookups)."""
+
+    def __init__(self, num_classes=3):
+        super().__init__()
+        keras.utils.set_random_seed(0)
+        z = keras.Input((Z_DIM,))
+        label = keras.Input((), dtype="int32")
+        gain = keras.layers.Embedding(num_classes, Z_DIM)(label)
+        hidden = keras.layers.Dense(16)(keras.layers.Multiply()([z, gain]))
+        hidden = keras.layers.BatchNormalization()(hidden)
+        images = keras.layers.Activation("tanh")(keras.layers.Reshape(IMAGE_SHAPE)(hidden))
+        self.network = keras.Model([z, label], images)
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, Z_DIM], tf.float32, name="z"),
+                tf.TensorSpec([None], tf.int32, name="label"),
+            ]
+        )
+        def serve(z, label):
+            return {"images": self.network([z, label], training=False)}
+
+        self.serve = serve
+
+
+def test_a_conditional_generator_passes_the_screen(tmp_path):
+    directory = export_module(ConditionalGenerator(), tmp_path / "conditional")
+    screening.screen_saved_model(str(directory), read_card(directory))
+    saved_model = screening.read_saved_model(str(directory / screening.SAVED_MODEL))
+    used = {
+        node.op
+        for function in saved_model.meta_graphs[0].graph_def.library.function
+        for node in function.node_def
+    }
+    assert used & {"GatherV2", "ResourceGather"}  # the embedding lookup is there, and allowed
 
 
 def test_a_model_without_the_serving_signature_is_refused(model_copy):
