@@ -431,8 +431,9 @@ def test_read_only_filesystem_and_full_disk_are_one_line(trained_dir, tmp_path):
         f"cp -r {mnt}/run/checkpoints {kept}\nexit $status",
     )
     assert full.returncode == 1, full.stderr[-2000:]
-    message = full.stderr.strip()
-    assert "\n" not in message
+    *progress, message = full.stderr.strip().splitlines()
+    assert all(line.startswith("step ") for line in progress), progress
+    assert "ResourceExhaustedError" in message and "No space left on device" in message
     assert message.startswith(
         f"train_gan: error: checkpoint of step 4 could not be written to {mnt}/run/checkpoints"
     ), message

@@ -17,6 +17,8 @@ from absl import flags
 
 from train import cli
 
+flags.adopt_module_key_flags(cli)  # --tf_verbose in --help
+
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory (resumes if it holds one).")
 _DATASET = flags.DEFINE_string("dataset", "mnist5k", "bssn_tf.data dataset name.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Image side (default: the dataset's).")
