@@ -34,7 +34,7 @@ def test_help_exits_zero_and_lists_the_flags(script):
         env=PLAIN_ENV,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "--model_dir" in result.stdout and "--tf_verbose" in result.stdout
+    assert "--model_dir:" in result.stdout and "--[no]tf_verbose:" in result.stdout
 
 
 def test_unknown_flag_still_fails():
