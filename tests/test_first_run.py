@@ -23,29 +23,26 @@ from train import cli  # noqa: E402
 PLAIN_ENV = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
 
 
-@pytest.mark.parametrize("script", ["train.train_gan", "train.evaluate"])
-def test_help_exits_zero_and_lists_the_flags(script):
-    result = subprocess.run(
-        [sys.executable, "-m", script, "--help"],
+def run_python(*args, env=PLAIN_ENV, timeout=120):
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
-        env=PLAIN_ENV,
+        timeout=timeout,
+        env=env,
     )
+
+
+@pytest.mark.parametrize("script", ["train.train_gan", "train.evaluate"])
+def test_help_exits_zero_and_lists_the_flags(script):
+    result = run_python("-m", script, "--help")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "--model_dir:" in result.stdout and "--[no]tf_verbose:" in result.stdout
 
 
 def test_unknown_flag_still_fails():
-    result = subprocess.run(
-        [sys.executable, "-m", "train.train_gan", "--no_such_flag"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=PLAIN_ENV,
-    )
+    result = run_python("-m", "train.train_gan", "--no_such_flag")
     assert result.returncode == 1 and "no_such_flag" in result.stderr
 
 
@@ -58,15 +55,15 @@ PROGRESS_LINE = re.compile(
 def test_healthy_run_prints_only_progress_and_a_summary(tmp_path):
     """With evaluation, best export and samples: the noisiest healthy run there is."""
     model_dir = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "train.train_gan", f"--model_dir={model_dir}", "--steps=4"]
-        + TINY_FLAGS
-        + ["--eval_every=2", "--eval_num_samples=64"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    result = run_python(
+        "-m",
+        "train.train_gan",
+        f"--model_dir={model_dir}",
+        "--steps=4",
+        *TINY_FLAGS,
+        "--eval_every=2",
+        "--eval_num_samples=64",
         timeout=400,
-        env=PLAIN_ENV,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stderr.splitlines()
@@ -93,14 +90,7 @@ def test_load_array_does_not_warn_about_a_discarded_cache(tmp_path):
         "print(data.load_array('mnist5k', 'train', limit=8).shape)\n"
         "import gc; gc.collect()\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(PLAIN_ENV, TF_CPP_MIN_LOG_LEVEL="0"),
-    )
+    result = run_python("-c", script, env=dict(PLAIN_ENV, TF_CPP_MIN_LOG_LEVEL="0"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "(8, 28, 28, 1)"
     assert "did not fully read the dataset being cached" not in result.stderr

@@ -76,10 +76,11 @@ class CheckpointKeeper:
             return None
         try:
             # The trainer's objects must all be in the checkpoint; the wall time
-            # may be missing (checkpoints made before it was recorded).
+            # may be missing (checkpoints made before it was recorded). The second
+            # restore also brings back the wall time and the save counter.
             status = tf.train.Checkpoint(**self._trainer.checkpointables()).restore(path)
             status.assert_existing_objects_matched().expect_partial()
-            tf.train.Checkpoint(**{WALL_TIME_KEY: self._wall_time}).restore(path).expect_partial()
+            self._checkpoint.restore(path).expect_partial()
         except (tf.errors.OpError, ValueError, AssertionError, OSError) as error:
             raise CheckpointError(
                 f"checkpoint {path} cannot be restored ({_reason(error)}); nothing in "
