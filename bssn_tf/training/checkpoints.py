@@ -141,7 +141,9 @@ class CheckpointKeeper:
             described = ", ".join(f"{name}={value}" for name, value in bad.items())
             raise NonFiniteLossError(
                 f"non-finite loss at step {int(self._trainer.step.numpy())}: {described}; "
-                f"training stopped. {self.last_good_message()}"
+                f"training stopped. {self.last_good_message()} A re-run with a smaller "
+                "g_lr or d_lr trains at the new rate"
+                + (" from it." if tf.train.latest_checkpoint(self.directory) else ".")
             )
 
 
