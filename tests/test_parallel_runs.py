@@ -7,21 +7,13 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny_runs import TINY as TINY_RUN
 
 from bssn_tf.training import TrainConfig, inputs
+from bssn_tf.training.checkpoints import WALL_TIME_KEY
 from bssn_tf.training.parallel_runs import THREAD_VARIABLES, finished, train_all, usable_cores
 
-TINY = dict(
-    width=0.125,
-    batch_size=8,
-    z_dim=8,
-    steps=2,
-    log_every=2,
-    sample_every=0,
-    checkpoint_every=2,
-    deterministic=True,
-    jit_compile=False,
-)
+TINY = dict(TINY_RUN, steps=2, sample_every=0, deterministic=True)
 
 
 def tiny_configs(root, seeds=(0, 1), **overrides):
@@ -37,7 +29,9 @@ def checkpoint_values(model_dir):
     return {
         name: reader.get_tensor(name)
         for name in reader.get_variable_to_shape_map()
-        if "OPTIMIZER_SLOT" not in name and not name.startswith("_CHECKPOINTABLE")
+        if "OPTIMIZER_SLOT" not in name
+        and not name.startswith("_CHECKPOINTABLE")
+        and not name.startswith(WALL_TIME_KEY)  # time, not training state
     }
 
 
@@ -81,6 +75,13 @@ def test_finished_runs_are_not_trained_again(tmp_path):
     stamp = os.stat(card).st_mtime_ns
     assert train_all([config], processes=2) == [None]
     assert os.stat(card).st_mtime_ns == stamp
+    # Cards of older runs also recorded model_dir and data_dir in their flags.
+    with open(card) as handle:
+        record = json.load(handle)
+    record["flags"].update(model_dir=config.model_dir, data_dir=None)
+    with open(card, "w") as handle:
+        json.dump(record, handle)
+    assert finished(config)
     assert not finished(dataclasses.replace(config, steps=4))
     assert not finished(dataclasses.replace(config, g_lr=2e-4))
 

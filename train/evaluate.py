@@ -14,7 +14,11 @@ DIR/eval_metrics.json with --model_dir, ./eval_metrics.json otherwise).
 import json
 import sys
 
-from absl import app, flags
+from absl import flags
+
+from train import cli
+
+flags.adopt_module_key_flags(cli)  # --tf_verbose in --help
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Training directory; scores its export/.")
 _SAVED_MODEL = flags.DEFINE_string("saved_model", None, "Generator export folder.")
@@ -54,15 +58,16 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         sys.exit(f"evaluate: error: unexpected arguments {argv[1:]}.")
+    cli.import_tensorflow()
     from bssn_tf.metrics.export_evaluation import evaluate_export
     from bssn_tf.zoo import UnknownModelError
 
     try:
         results = evaluate_export(config_from_flags())
     except (ValueError, OSError, UnknownModelError) as error:  # each names the flag or file
-        sys.exit(f"evaluate: error: {' '.join(str(error).split())}")
+        sys.exit(f"evaluate: error: {cli.one_line(error)}")
     print(json.dumps(results, sort_keys=True))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -5,15 +5,19 @@
 Defaults follow the paper's standard-CNN protocol (hinge loss, batch 64,
 Adam 1e-4 with betas 0.5/0.999, n_dis 1, z_dim 128) with BSSN in D. model_dir
 receives checkpoints/, samples/*.png, logs/ (TensorBoard), metrics.csv
-(with --eval_every) and, at the end, export/ (a generator SavedModel).
-Bad flags end the program with one line naming the flag.
+(with --eval_every) and, at the end, export/ (a generator SavedModel). One
+run at a time may use a model_dir; optimizer flags given on resume apply from
+the resumed step. Every error ends the program with one line naming the flag
+or file; a finished run prints a short summary.
 """
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from bssn_tf.layers import DEFAULT_BSSN_SCALE
+from train import cli
+
+flags.adopt_module_key_flags(cli)  # --tf_verbose in --help
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory (resumes if it holds one).")
 _DATASET = flags.DEFINE_string("dataset", "mnist5k", "bssn_tf.data dataset name.")
@@ -25,7 +29,9 @@ _NORM = flags.DEFINE_string(
     "norm", "bssn", "Discriminator normalization: none | sn | ssn | bsn | bssn | exact."
 )
 _SCALE = flags.DEFINE_float(
-    "scale", DEFAULT_BSSN_SCALE, "Scale c of ssn/bssn (ignored by the others)."
+    "scale",
+    None,
+    "Scale c of ssn/bssn, ignored by the others (default: bssn_tf.layers.DEFAULT_BSSN_SCALE).",
 )
 _LOSS = flags.DEFINE_string("loss", "hinge", "hinge | ns (non-saturating).")
 _STEPS = flags.DEFINE_integer("steps", 100_000, "Generator steps to reach.")
@@ -62,6 +68,7 @@ def config_from_flags():
 
     if not _MODEL_DIR.value:
         raise ConfigError("model_dir must be given.")
+    scale = {} if _SCALE.value is None else {"scale": _SCALE.value}
     return TrainConfig(
         model_dir=_MODEL_DIR.value,
         dataset=_DATASET.value,
@@ -70,7 +77,6 @@ def config_from_flags():
         width=_WIDTH.value,
         z_dim=_Z_DIM.value,
         norm=_NORM.value,
-        scale=_SCALE.value,
         loss=_LOSS.value,
         steps=_STEPS.value,
         batch_size=_BATCH_SIZE.value,
@@ -90,27 +96,41 @@ def config_from_flags():
         eval_num_samples=_EVAL_NUM_SAMPLES.value,
         log_every=_LOG_EVERY.value,
         data_dir=_DATA_DIR.value,
+        **scale,
     )
 
 
 def main(argv):
     if len(argv) > 1:
         sys.exit(f"train_gan: error: unexpected arguments {argv[1:]}.")
+    cli.import_tensorflow()
+    import tensorflow as tf
+
     from bssn_tf.data import DatasetUnavailableError
     from bssn_tf.training import NonFiniteLossError, train
+    from bssn_tf.training.checkpoints import CheckpointError
     from bssn_tf.training.config import ConfigError
+    from bssn_tf.training.progress import run_summary
+    from bssn_tf.training.run_directory import RunDirectoryBusyError
 
     try:
         result = train(config_from_flags())
     except ConfigError as error:
         # ConfigError messages start with the setting's name, which is the flag's.
-        sys.exit(f"train_gan: error: --{' '.join(str(error).split())}")
-    except (NonFiniteLossError, FileNotFoundError) as error:
-        sys.exit(f"train_gan: error: {' '.join(str(error).split())}")
-    except DatasetUnavailableError as error:
-        sys.exit(f"train_gan: error: {error}")
-    print(f"trained to step {result['steps']}; generator exported to {result['export_dir']}")
+        sys.exit(f"train_gan: error: --{cli.one_line(error)}")
+    except (
+        NonFiniteLossError,
+        CheckpointError,
+        RunDirectoryBusyError,
+        DatasetUnavailableError,
+        OSError,
+        tf.errors.OpError,
+    ) as error:
+        sys.exit(f"train_gan: error: {cli.one_line(error)}")
+    except KeyboardInterrupt:
+        sys.exit("train_gan: interrupted; re-run the same command to resume.")
+    print(run_summary(result))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

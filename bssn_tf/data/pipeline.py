@@ -31,9 +31,15 @@ def load_images(
     datasets, or imagenet2012 from `manual_dir`) or when `download=True`; otherwise
     `DatasetUnavailableError` says how to obtain them.
     """
+    return _preprocessed_images(name, split, image_size, data_dir, manual_dir, download)
+
+
+def _preprocessed_images(
+    name, split, image_size, data_dir, manual_dir, download, autocache=True
+) -> tf.data.Dataset:
     spec = get_spec(name)
     size = _output_size(spec, image_size)
-    images = _stored_images(spec, split, data_dir, manual_dir, download)
+    images = _stored_images(spec, split, data_dir, manual_dir, download, autocache)
     return images.map(
         lambda image: preprocess_image(image, spec, size), num_parallel_calls=tf.data.AUTOTUNE
     )
@@ -87,7 +93,11 @@ def load_array(
     Used as the real-image reference of evaluation metrics, so asking for more images
     than the split holds is an error rather than a silently smaller reference.
     """
-    images = load_images(name, split, image_size, data_dir, manual_dir, download)
+    # Read once, so TFDS's cache of small datasets would only be filled and
+    # dropped (and, cut short by take(), warn that it was discarded).
+    images = _preprocessed_images(
+        name, split, image_size, data_dir, manual_dir, download, autocache=False
+    )
     if limit is not None:
         _require_positive_int("limit", limit)
         images = images.take(limit)
@@ -101,13 +111,18 @@ def load_array(
 
 
 def _stored_images(
-    spec: DatasetSpec, split: str, data_dir, manual_dir, download
+    spec: DatasetSpec, split: str, data_dir, manual_dir, download, autocache=True
 ) -> tf.data.Dataset:
-    """Decoded uint8 images of a split, preparing the dataset first if that is possible here."""
+    """Decoded uint8 images of a split, preparing the dataset first if that is possible here.
+
+    With `autocache`, TFDS keeps a small split in memory after the first pass.
+    """
     builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
     if not builder.is_prepared():
         _prepare(spec, builder, manual_dir, download)
-    examples = builder.as_dataset(split=split, shuffle_files=False)
+    examples = builder.as_dataset(
+        split=split, shuffle_files=False, read_config=tfds.ReadConfig(try_autocache=autocache)
+    )
     return examples.map(lambda example: example["image"])
 
 
@@ -157,7 +172,11 @@ def _unavailable_message(spec: DatasetSpec, builder, reason: Optional[str]) -> s
             "ILSVRC2012_img_val.tar) in a folder and pass manual_dir=THAT_FOLDER;"
         )
     else:
-        lines.append("  - with network access, pass download=True;")
+        lines.append(
+            f"  - with network access here, run `tfds build {spec.tfds_name} --data_dir={root}` "
+            "(from Python: pass download=True to bssn_tf.data; the training and "
+            "evaluation scripts never download);"
+        )
     lines += [
         f"  - or prepare it on a connected machine with `tfds build {spec.tfds_name} "
         f"--data_dir=DIR{' --manual_dir=TARS' if spec.needs_manual_dir else ''}` and "

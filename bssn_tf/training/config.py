@@ -17,6 +17,9 @@ MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 # Fields that define the models and their data: a checkpoint made under other
 # values of these cannot be resumed.
 MODEL_FIELDS = ("dataset", "image_size", "arch", "width", "z_dim", "norm", "scale")
+# Paths on the training machine: recorded in model_dir/config.json, kept out
+# of the model card, which travels with the export.
+LOCATION_FIELDS = ("model_dir", "data_dir")
 
 
 class ConfigError(ValueError):
@@ -121,6 +124,24 @@ class TrainConfig:
 
     def as_dict(self):
         return dataclasses.asdict(self)
+
+    def card_flags(self):
+        """The flags a model card records: all but the LOCATION_FIELDS."""
+        return {
+            name: value for name, value in self.as_dict().items() if name not in LOCATION_FIELDS
+        }
+
+
+def card_flag_history(history):
+    """config.json's flag history without the LOCATION_FIELDS, for a model card."""
+    changes = []
+    for entry in history:
+        changed = {
+            name: values for name, values in entry["changed"].items() if name not in LOCATION_FIELDS
+        }
+        if changed:
+            changes.append({"start_step": entry["start_step"], "changed": changed})
+    return changes
 
 
 def _check_choice(name, value, choices):

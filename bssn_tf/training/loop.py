@@ -1,5 +1,6 @@
 """`train(config)`: the whole run, from an empty or partly trained model_dir to an export."""
 
+import contextlib
 import os
 import time
 
@@ -9,14 +10,19 @@ import tensorflow as tf
 
 from bssn_tf import data
 from bssn_tf.training import inputs, summaries
-from bssn_tf.training.checkpoints import CheckpointKeeper
-from bssn_tf.training.config import JIT_INCOMPATIBLE_STRATEGIES, ConfigError
+from bssn_tf.training.checkpoints import CheckpointKeeper, apply_optimizer_flags
+from bssn_tf.training.config import JIT_INCOMPATIBLE_STRATEGIES, ConfigError, card_flag_history
 from bssn_tf.training.evaluation import PeriodicEvaluator
 from bssn_tf.training.export import BEST_EXPORT_DIR, discard_export_after, export_generator
 from bssn_tf.training.gan_trainer import GANTrainer
 from bssn_tf.training.progress import ProgressReporter
-from bssn_tf.training.run_directory import claim_model_dir
-from bssn_tf.training.samples import write_sample_grid
+from bssn_tf.training.run_directory import (
+    RunLock,
+    check_model_dir,
+    record_config,
+    remove_debris,
+)
+from bssn_tf.training.samples import SAMPLES_DIR, write_sample_grid
 from bssn_tf.training.strategies import is_chief, make_strategy
 
 SAMPLE_GRID_SIZE = 64
@@ -37,13 +43,20 @@ def _write_summaries(step, outputs, diagnostic_values, trainer):
 def train(config):
     """Trains (or resumes) the GAN `config` describes; returns a summary dict.
 
+    The chief holds model_dir's RunLock for the whole run. Everything that can
+    refuse a start (the flags, the stored config.json, the checkpoint, the data,
+    the evaluator) is checked before config.json is written, so a failed start
+    leaves the records as they were.
+
     Raises ConfigError for settings that cannot work here (checked before any
-    training step) and NonFiniteLossError when a loss becomes NaN/Inf.
+    training step), RunDirectoryBusyError when another run holds model_dir,
+    CheckpointError for a checkpoint that cannot be restored or saved, and
+    NonFiniteLossError when a loss becomes NaN/Inf.
     """
-    started = time.time()
+    started = time.monotonic()
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = make_strategy(config.strategy)
+    strategy = _start_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
         raise ConfigError(
@@ -56,7 +69,26 @@ def train(config):
             f"strategy={config.strategy} (its optimizer sync cannot be compiled)."
         )
     chief = is_chief(strategy)
-    claim_model_dir(config, write=chief)
+    # Non-chief workers of a multi-worker run share the chief's model_dir and
+    # write only their private checkpoint folders.
+    with RunLock(config.model_dir) if chief else contextlib.nullcontext():
+        return _train_owned(config, strategy, chief, started)
+
+
+def _start_strategy(name):
+    try:
+        return make_strategy(name)
+    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise ConfigError(
+            f"strategy={name} cannot start here: {type(error).__name__}: {first_line}"
+        ) from None
+
+
+def _train_owned(config, strategy, chief, started):
+    if chief:
+        remove_debris(config.model_dir)
+    previous_record = check_model_dir(config)
     spec = data.DATASETS[config.dataset]
     image_size = config.resolved_image_size
 
@@ -64,12 +96,18 @@ def train(config):
     trainer = GANTrainer.for_config(config, strategy, image_size, spec.channels)
     keeper = CheckpointKeeper(trainer, config.model_dir)
     keeper.restore_latest()
+    apply_optimizer_flags(trainer, config)
     start_step = int(trainer.step.numpy())
+    if start_step > config.steps:
+        raise ConfigError(
+            f"steps={config.steps} is below step {start_step} of the checkpoint in "
+            f"model_dir={config.model_dir}; a run cannot go back. Pass --steps={start_step} "
+            "to export it as it is, or more to train on."
+        )
+    wall_time_before = keeper.restored_wall_time
     evaluator = (
         PeriodicEvaluator(config, image_size, start_step) if config.eval_every and chief else None
     )
-    if chief:
-        discard_export_after(config.model_dir, start_step)
 
     d_iterator = iter(
         strategy.experimental_distribute_dataset(
@@ -94,6 +132,10 @@ def train(config):
     sample_z = inputs.latent_batch(
         config.seed, inputs.SAMPLE_STREAM, 0, SAMPLE_GRID_SIZE, config.z_dim
     )
+    flag_history = []
+    if chief:
+        flag_history = record_config(config, previous_record, start_step)
+        discard_export_after(config.model_dir, start_step)
     writer = (
         tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR))
         if chief
@@ -101,16 +143,26 @@ def train(config):
     )
     progress = ProgressReporter(config.steps)
 
+    def wall_time_s():
+        """Training time over every start of this run, up to now."""
+        return wall_time_before + time.monotonic() - started
+
     def card(at_step):
-        return {
-            "flags": config.as_dict(),
+        record = {
+            "flags": config.card_flags(),
             "steps": at_step,
-            "wall_time_s": round(time.time() - started, 1),
+            "wall_time_s": round(wall_time_s(), 1),
             "image_shape": [image_size, image_size, spec.channels],
         }
+        changes = card_flag_history(flag_history)
+        if changes:
+            record["flag_changes"] = changes
+        return record
 
     step = start_step
     outputs = None
+    last_eval = None
+    progress.start(start_step)
     with writer.as_default():
         while step < config.steps:
             outputs = trainer.train_step(d_iterator, g_iterator)
@@ -126,6 +178,7 @@ def train(config):
                 write_sample_grid(config.model_dir, step, trainer.generate(sample_z).numpy())
             if evaluator and (step % config.eval_every == 0 or last):
                 results = evaluator.evaluate(step, trainer.generate)
+                last_eval = dict(results, step=step)
                 summaries.scalar("eval/fcd", results["fcd"], step=step)
                 summaries.scalar("eval/classifier_score", results["classifier_score"], step=step)
                 if results["best"]:
@@ -146,16 +199,25 @@ def train(config):
                         folder=BEST_EXPORT_DIR,
                     )
             if step % config.checkpoint_every == 0 or last:
-                keeper.save()
+                keeper.save(wall_time_s())
     writer.flush()
 
     export_dir = None
     if chief:
         export_dir = export_generator(trainer.generator, config.z_dim, config.model_dir, card(step))
+    best_export_dir = os.path.join(config.model_dir, BEST_EXPORT_DIR)
     return {
         "steps": step,
         "start_step": start_step,
+        "wall_time_s": wall_time_s(),
         "export_dir": export_dir,
+        "best_export_dir": best_export_dir if chief and os.path.isdir(best_export_dir) else None,
+        "samples_dir": os.path.join(config.model_dir, SAMPLES_DIR)
+        if chief and config.sample_every
+        else None,
+        "last_eval": None
+        if last_eval is None
+        else {name: last_eval[name] for name in ("step", "fcd", "classifier_score")},
         "losses": None
         if outputs is None
         else {name: float(np.asarray(outputs[name])) for name in ("d_loss", "g_loss")},

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 
 from bssn_tf.training.checkpoints import NonFiniteLossError
+from bssn_tf.training.config import LOCATION_FIELDS
 from bssn_tf.training.export import EXPORT_DIR
 from bssn_tf.training.loop import train
 
@@ -31,7 +32,11 @@ def finished(config):
             card = json.load(handle)
     except FileNotFoundError:
         return False
-    return card.get("flags") == config.as_dict() and card.get("steps") == config.steps
+    # Cards of older runs also hold the location flags, which cards now omit.
+    flags = {
+        name: value for name, value in card.get("flags", {}).items() if name not in LOCATION_FIELDS
+    }
+    return flags == config.card_flags() and card.get("steps") == config.steps
 
 
 def train_or_report(config):

@@ -1,5 +1,6 @@
-"""One progress line per logged step on stderr: step, steps/s, ETA, latest losses."""
+"""What a run tells its user: one progress line per logged step, and a summary at the end."""
 
+import os
 import sys
 import time
 
@@ -12,15 +13,25 @@ def format_duration(seconds):
 
 
 class ProgressReporter:
-    """Rates are measured from the first reported step, so tracing time is excluded."""
+    """Progress lines on stderr: step, steps/s, ETA, latest losses.
 
-    def __init__(self, total_steps, stream=sys.stderr):
+    The rate is wall-clock over the whole loop since `start()`: tracing,
+    sampling, evaluation, exports and checkpoints all count, so the ETA is the
+    time the run will really take if the mix stays the same.
+    """
+
+    def __init__(self, total_steps, stream=sys.stderr, clock=time.monotonic):
         self._total = total_steps
         self._stream = stream
+        self._clock = clock
         self._start = None
 
+    def start(self, step):
+        """Marks the loop's start at `step` (the resumed step of a resumed run)."""
+        self._start = (step, self._clock())
+
     def report(self, step, losses):
-        now = time.monotonic()
+        now = self._clock()
         if self._start is None:
             self._start = (step, now)
         first_step, first_time = self._start
@@ -31,3 +42,26 @@ class ProgressReporter:
         described = " ".join(f"{name} {value:.4f}" for name, value in losses.items())
         self._stream.write(f"step {step}/{self._total} | {speed} | ETA {eta} | {described}\n")
         self._stream.flush()
+
+
+def run_summary(result):
+    """A few lines on a finished run (`train`'s result): step, metrics, time, where things are."""
+    resumed = f" (resumed at step {result['start_step']})" if result["start_step"] else ""
+    lines = [
+        f"trained to step {result['steps']}{resumed}; training time "
+        f"{format_duration(result['wall_time_s'])} over all starts"
+    ]
+    last_eval = result.get("last_eval")
+    if last_eval:
+        lines.append(
+            f"last evaluation at step {last_eval['step']}: FCD {last_eval['fcd']:.4g}, "
+            f"classifier score {last_eval['classifier_score']:.4g}"
+        )
+    for label, key in (
+        ("generator export", "export_dir"),
+        ("lowest-FCD export", "best_export_dir"),
+        ("sample grids", "samples_dir"),
+    ):
+        if result.get(key):
+            lines.append(f"{label}: {os.path.normpath(result[key])}")
+    return "\n".join(lines)

@@ -1,48 +1,207 @@
-"""model_dir bookkeeping: refusing foreign checkpoints, and writing files atomically."""
+"""model_dir bookkeeping: one run at a time, no crash debris, config.json written on success.
 
+A run owns its model_dir through an exclusive `fcntl.flock` on model_dir/.lock,
+held by an open descriptor for the whole run. The kernel drops the lock when
+the process ends, however it ends, so a lock left by a dead run never blocks.
+On NFS, flock is emulated with POSIX byte-range locks, which the server
+arbitrates between clients on Linux >= 2.6.12 when the lock daemon runs; on
+filesystems mounted with `nolock`, or CIFS without `nobrl`, it only excludes
+runs on the same machine (docs/DESIGN.md, "Runs and resume").
+"""
+
+import errno
+import fcntl
 import json
 import os
+import re
+import shutil
 
 import tensorflow as tf
 
 from bssn_tf.io import write_json_atomically
 from bssn_tf.training.config import ConfigError
+from bssn_tf.training.samples import SAMPLES_DIR
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
+LOCK_FILE = ".lock"
+# Leftovers of writes that a crash interrupted: staging folders of an export,
+# the old export that replace_directory_atomically had set aside, atomic-write
+# temporaries, and the sharded temporary folder of a checkpoint save.
+DEBRIS = re.compile(r"^(\.export-|\.retired-|\.tmp-)|^ckpt-\d+_temp")
+CHECKPOINT_FILE = re.compile(r"^ckpt-(\d+)\.(index|data-\d+-of-\d+)$")
+
+
+class RunDirectoryBusyError(RuntimeError):
+    """Another live process holds the run directory."""
 
 
 def checkpoint_dir(model_dir):
     return os.path.join(model_dir, CHECKPOINT_DIR)
 
 
-def claim_model_dir(config, write):
-    """Ensures `model_dir` holds no checkpoint of other model flags; records ours.
+class RunLock:
+    """Exclusive ownership of a model_dir, as a context manager (see the module docstring)."""
 
-    `config.json` keeps the model-defining fields (`TrainConfig.MODEL_FIELDS`);
-    a re-run with the same values resumes, any difference is refused.
-    """
-    path = os.path.join(config.model_dir, CONFIG_FILE)
-    has_checkpoint = tf.train.latest_checkpoint(checkpoint_dir(config.model_dir)) is not None
-    wanted = config.model_fields()
-    if os.path.exists(path):
-        with open(path) as handle:
-            stored = json.load(handle).get("model", {})
-        differing = [
-            f"{name}={stored.get(name)!r} (now {wanted[name]!r})"
-            for name in wanted
-            if stored.get(name) != wanted[name]
-        ]
-        if differing and has_checkpoint:
+    def __init__(self, model_dir):
+        self.model_dir = model_dir
+        self.path = os.path.join(model_dir, LOCK_FILE)
+        self._descriptor = None
+
+    def __enter__(self):
+        _make_run_directory(self.model_dir)
+        try:
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
             raise ConfigError(
-                f"model_dir={config.model_dir} holds a checkpoint made with other model "
-                f"flags: {', '.join(differing)}; use a new model_dir or the same flags."
-            )
-    elif has_checkpoint:
+                f"model_dir={self.model_dir} is not writable: cannot open {self.path} "
+                f"for writing ({error.strerror})."
+            ) from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip()
+            os.close(descriptor)
+            if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                raise ConfigError(
+                    f"model_dir={self.model_dir}: cannot lock {self.path} ({error.strerror})."
+                ) from None
+            raise RunDirectoryBusyError(
+                f"model_dir={self.model_dir} is in use by another training run "
+                f"(pid {holder or 'unknown'}); wait for it to end or use another model_dir."
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._descriptor = descriptor
+        return self
+
+    def __exit__(self, *exc_info):
+        # Closing the descriptor releases the lock. The file stays: deleting it
+        # would let a waiting process lock a file that a newer one recreates.
+        os.close(self._descriptor)
+        self._descriptor = None
+
+
+def _make_run_directory(model_dir):
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"model_dir={model_dir} cannot be created: {error.strerror}"
+            f"{'' if error.filename in (None, model_dir) else f' ({error.filename})'}."
+        ) from None
+    if not os.path.isdir(model_dir):
+        raise ConfigError(f"model_dir={model_dir} is a file; expected a folder.")
+
+
+def remove_debris(model_dir):
+    """Deletes what crashed writes left in model_dir, samples/ and checkpoints/.
+
+    Call only while holding the RunLock: a live run's temporaries look the same.
+    Checkpoint files that the `checkpoint` state file does not list (a save
+    that failed after writing them) go too. Returns the removed paths.
+    """
+    removed = []
+    for folder in (model_dir, os.path.join(model_dir, SAMPLES_DIR), checkpoint_dir(model_dir)):
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            if DEBRIS.match(name):
+                removed.append(_remove(os.path.join(folder, name)))
+    state = tf.train.get_checkpoint_state(checkpoint_dir(model_dir))
+    if state is not None:
+        listed = {os.path.basename(path) for path in state.all_model_checkpoint_paths}
+        listed.add(os.path.basename(state.model_checkpoint_path))
+        for name in os.listdir(checkpoint_dir(model_dir)):
+            match = CHECKPOINT_FILE.match(name)
+            if match and f"ckpt-{match.group(1)}" not in listed:
+                removed.append(_remove(os.path.join(checkpoint_dir(model_dir), name)))
+    return removed
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+    return path
+
+
+def read_config_record(model_dir):
+    """model_dir/config.json as a dict, {} if absent; ConfigError if it cannot be read."""
+    path = os.path.join(model_dir, CONFIG_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(
+            f"model_dir={model_dir}: {path} cannot be read ({error}); "
+            "restore it or use a new model_dir."
+        ) from None
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("model"), dict)
+        and isinstance(record.get("run"), dict)
+    ):
+        raise ConfigError(
+            f"model_dir={model_dir}: {path} is not a run record (expected an object with "
+            '"model" and "run" objects); restore it or use a new model_dir.'
+        )
+    return record
+
+
+def check_model_dir(config):
+    """Refuses a model_dir whose checkpoint was made with other model flags; reads nothing else.
+
+    `config.json` keeps the model-defining fields (`TrainConfig.MODEL_FIELDS`)
+    and the precision policy, which decides the checkpoint's variable types:
+    a re-run with the same values resumes, any difference is refused.
+    Returns the stored record ({} for a new run).
+    """
+    record = read_config_record(config.model_dir)
+    has_checkpoint = tf.train.latest_checkpoint(checkpoint_dir(config.model_dir)) is not None
+    if not has_checkpoint:
+        return record
+    if not record:
         raise ConfigError(
             f"model_dir={config.model_dir} holds a checkpoint but no {CONFIG_FILE}, so its "
             "model flags are unknown; use a new model_dir."
         )
-    if write:
-        os.makedirs(config.model_dir, exist_ok=True)
-        write_json_atomically(path, {"model": wanted, "run": config.as_dict()})
+    stored = dict(record["model"], mixed_precision=record["run"].get("mixed_precision", "none"))
+    wanted = dict(config.model_fields(), mixed_precision=config.mixed_precision)
+    differing = [
+        f"{name}={stored.get(name)!r} (now {wanted[name]!r})"
+        for name in wanted
+        if stored.get(name) != wanted[name]
+    ]
+    if differing:
+        raise ConfigError(
+            f"model_dir={config.model_dir} holds a checkpoint made with other model "
+            f"flags: {', '.join(differing)}; use a new model_dir or the same flags."
+        )
+    return record
+
+
+def record_config(config, previous, start_step):
+    """Writes config.json for a run that has started at `start_step`; returns the flag history.
+
+    "run" holds the flags in force now; "history" lists, per start that
+    changed any flag, the step from which the new values apply.
+    """
+    flags = config.as_dict()
+    history = list(previous.get("history", []))
+    before = previous.get("run")
+    changed = {
+        name: [None if before is None else before.get(name), value]
+        for name, value in flags.items()
+        if before is None or before.get(name) != value
+    }
+    if changed and before is not None:
+        history.append({"start_step": start_step, "changed": changed})
+    write_json_atomically(
+        os.path.join(config.model_dir, CONFIG_FILE),
+        {"model": config.model_fields(), "run": flags, "history": history},
+    )
+    return history
