@@ -28,7 +28,7 @@ from bssn_tf.training.run_records import (  # noqa: E402
     mean_std,
     read_run,
 )
-from train.figure_file import save_figure
+from bssn_tf.analysis.plots import save_figure
 from train.readme_block import rewrite_block  # noqa: E402
 
 _RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")

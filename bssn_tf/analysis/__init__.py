@@ -5,7 +5,7 @@ returns plain Python dicts keyed by layer name, so that scripts can plot them
 and write them to JSON without touching TensorFlow objects.
 """
 
-from bssn_tf.analysis.deep_discriminator import deep_cnn_discriminator
+from bssn_tf.analysis.deprecated import deep_cnn_discriminator
 from bssn_tf.analysis.gradient_norms import OBJECTIVES, input_gradient_stats, layer_gradient_norms
 from bssn_tf.analysis.kernel_layers import KernelLayer, kernel_layers
 from bssn_tf.analysis.operator_norm_ratio import operator_norm_ratios

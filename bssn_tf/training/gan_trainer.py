@@ -108,7 +108,7 @@ class GANTrainer:
         gradients = self._apply_gradients(
             tape, scaled_loss, self.d_optimizer, self.discriminator.trainable_variables
         )
-        return loss, diagnostics.layer_gradient_norms(gradients, self.d_layer_groups)
+        return loss, diagnostics.grouped_gradient_norms(gradients, self.d_layer_groups)
 
     def _generator_update(self, z):
         with hold_power_iteration(), tf.GradientTape() as tape:
@@ -118,7 +118,7 @@ class GANTrainer:
         gradients = self._apply_gradients(
             tape, scaled_loss, self.g_optimizer, self.generator.trainable_variables
         )
-        return loss, diagnostics.layer_gradient_norms(gradients, self.g_layer_groups)
+        return loss, diagnostics.grouped_gradient_norms(gradients, self.g_layer_groups)
 
     def _mean_over_replicas(self, value):
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
