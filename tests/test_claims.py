@@ -105,11 +105,23 @@ def test_vanishing_summary_by_hand():
 
 def test_quality_summary_counts_cells_and_pairs_bssn_with_sn():
     def cell(norm, lr, mean, diverged=0):
-        return {"norm": norm, "lr": lr, "n_dis": 1, "runs": [{}, {}], "final_fcd_mean": mean,
-                "diverged_runs": diverged}  # fmt: skip
+        return {
+            "norm": norm,
+            "lr": lr,
+            "n_dis": 1,
+            "runs": [{}, {}],
+            "final_fcd_mean": mean,
+            "diverged_runs": diverged,
+        }
 
-    cells = [cell("sn", 1e-4, 10.0), cell("bssn", 1e-4, 8.0), cell("sn", 2e-4, 5.0, 1),
-             cell("bssn", 2e-4, 6.0), cell("sn", 4e-4, None, 2), cell("bssn", 4e-4, 7.0)]  # fmt: skip
+    cells = [
+        cell("sn", 1e-4, 10.0),
+        cell("bssn", 1e-4, 8.0),
+        cell("sn", 2e-4, 5.0, 1),
+        cell("bssn", 2e-4, 6.0),
+        cell("sn", 4e-4, None, 2),
+        cell("bssn", 4e-4, 7.0),
+    ]
     summary = claims.quality_summary(cells)
     assert summary["sn"] == {
         "cells": 3,

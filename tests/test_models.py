@@ -123,3 +123,31 @@ def test_bad_norm_names_it():
         models.cnn_discriminator(32, 3, norm="bsnn", width=WIDTH)
     with pytest.raises(ValueError, match="image_size=30"):
         models.cnn_generator(30, 3, Z_DIM, WIDTH)
+
+
+def test_norm_spec_and_effective_scale_say_which_norms_use_scale():
+    scaled = sorted(name for name, spec in models.NORMS.items() if spec.uses_scale)
+    assert scaled == ["bssn", "ssn"]
+    assert models.norm_spec("bssn") == models.NormSpec(mode="bsn", uses_scale=True)
+    assert models.norm_spec("none").mode is None
+    assert [models.effective_scale(norm, 1.7) for norm in ("ssn", "bssn", "sn", "exact")] == [
+        1.7,
+        1.7,
+        1.0,
+        1.0,
+    ]
+    mode, uses_scale = models.NORMS["ssn"]  # the old (mode, uses_scale) pairs still unpack
+    assert (mode, uses_scale) == ("sn", True)
+    with pytest.raises(ValueError, match="'bsnn'"):
+        models.effective_scale("bsnn", 1.0)
+
+
+def test_walk_layers_enters_nested_models_but_not_wrappers():
+    inner_input = keras.Input((4,))
+    inner = keras.Model(inner_input, keras.layers.Dense(3, name="inner_dense")(inner_input))
+    outer_input = keras.Input((4,))
+    wrapped = SpectralNormalization(keras.layers.Dense(2, name="head"), name="head_sn")
+    outer = keras.Model(outer_input, wrapped(inner(outer_input)))
+    names = [layer.name for layer in models.walk_layers(outer)]
+    assert names == [outer.layers[0].name, inner.layers[0].name, "inner_dense", "head_sn"]
+    assert models.spectral_layers(outer) == [wrapped]

@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
+from bssn_tf.io.markdown_block import markers
 from bssn_tf.training.run_records import group_by_setting, mean_std, read_run
 from train import zoo_study
-from train.readme_block import markers, replace_block
 
 COLUMNS = (
     "step",
@@ -136,9 +136,3 @@ def test_study_table_json_and_readme_block(tmp_path):
         "(seed 0: 10.0 vs 30.0, seed 1: 14.0 vs 20.0)."
     ) in text
     assert (out_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_a_missing_block_is_appended_with_its_markers():
-    assert replace_block("# Title\n", "models", "| a |") == (
-        "# Title\n\n<!-- models:begin -->\n| a |\n<!-- models:end -->\n"
-    )

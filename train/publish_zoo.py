@@ -23,11 +23,12 @@ from absl import app, flags
 
 from bssn_tf import data, metrics
 from bssn_tf.io import replace_directory_atomically, write_grid_png, write_json_atomically
+from bssn_tf.io.markdown_block import rewrite_block
+from bssn_tf.models import norm_spec
 from bssn_tf.training.evaluation import METRICS_FILE
 from bssn_tf.training.export import EXPORT_DIR
 from bssn_tf.training.run_records import read_run
 from bssn_tf.zoo import generator, integrity, registry
-from train.readme_block import rewrite_block
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Finished training run (holds export/).")
 _NAME = flags.DEFINE_string("name", None, "Zoo name, e.g. cnn_bssn.")
@@ -69,7 +70,7 @@ def build_card(export_card, run, model_metrics, checksums, name, summary):
         dataset=flags_used["dataset"],
         arch=flags_used["arch"],
         norm=flags_used["norm"],
-        scale=flags_used["scale"] if flags_used["norm"] in ("ssn", "bssn") else None,
+        scale=flags_used["scale"] if norm_spec(flags_used["norm"]).uses_scale else None,
         metrics=model_metrics,
         reference_output={
             "file": "reference_output.npz",

@@ -6,7 +6,7 @@ Runs are grouped by every training flag except the seed
 (`bssn_tf.training.run_records`), so each table row is a set of runs whose
 flags are identical but for the seed. Writes `curves.png` (FCD over steps,
 mean and std over seeds) and `study.json` into --out_dir, and rewrites the
-block "study" of --readme (train/readme_block.py); the rest is kept.
+block "study" of --readme (bssn_tf/io/markdown_block.py); the rest is kept.
 """
 
 import glob
@@ -21,15 +21,15 @@ from absl import (
     flags,  # noqa: E402
 )
 
+from bssn_tf.analysis.plots import save_figure
 from bssn_tf.io import write_json_atomically  # noqa: E402
+from bssn_tf.io.markdown_block import rewrite_block  # noqa: E402
 from bssn_tf.training.run_records import (  # noqa: E402
     fcd_divergence,
     group_by_setting,
     mean_std,
     read_run,
 )
-from bssn_tf.analysis.plots import save_figure
-from train.readme_block import rewrite_block  # noqa: E402
 
 _RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "zoo/study", "Where curves.png and study.json go.")
