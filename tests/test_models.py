@@ -140,14 +140,3 @@ def test_norm_spec_and_effective_scale_say_which_norms_use_scale():
     assert (mode, uses_scale) == ("sn", True)
     with pytest.raises(ValueError, match="'bsnn'"):
         models.effective_scale("bsnn", 1.0)
-
-
-def test_walk_layers_enters_nested_models_but_not_wrappers():
-    inner_input = keras.Input((4,))
-    inner = keras.Model(inner_input, keras.layers.Dense(3, name="inner_dense")(inner_input))
-    outer_input = keras.Input((4,))
-    wrapped = SpectralNormalization(keras.layers.Dense(2, name="head"), name="head_sn")
-    outer = keras.Model(outer_input, wrapped(inner(outer_input)))
-    names = [layer.name for layer in models.walk_layers(outer)]
-    assert names == [outer.layers[0].name, inner.layers[0].name, "inner_dense", "head_sn"]
-    assert models.spectral_layers(outer) == [wrapped]
