@@ -207,6 +207,20 @@ def series(history, *keys):
     return values
 
 
+def _gradient_claim_settings(config):
+    """The settings both gradient claims (exploding, vanishing) record."""
+    return {
+        "steps": config.steps,
+        "width": config.width,
+        "repeats": config.repeats,
+        "lr": config.lr,
+        "batch_size": config.batch_size,
+        "bssn_scale": config.bssn_scale,
+        "seed": 0,
+        "objective": f"{config.objective} of D on a fixed real batch",
+    }
+
+
 # ------------------------------------------------------------------- claim 1
 
 
@@ -242,17 +256,10 @@ def exploding(config):
         config,
         {
             "claim": "exploding",
-            "settings": {
-                "steps": config.steps,
-                "width": config.width,
-                "repeats": config.repeats,
-                "lr": config.lr,
-                "batch_size": config.batch_size,
-                "bssn_scale": config.bssn_scale,
-                "seed": 0,
-                "objective": f"{config.objective} of D on a fixed real batch",
-                "init": "truncated normal stddev 0.02 for every norm",
-            },
+            "settings": dict(
+                _gradient_claim_settings(config),
+                init="truncated normal stddev 0.02 for every norm",
+            ),
             "summary": {norm: exploding_summary(run) for norm, run in runs.items()},
             "runs": runs,
         },
@@ -317,17 +324,9 @@ def vanishing(config):
         config,
         {
             "claim": "vanishing",
-            "settings": {
-                "steps": config.steps,
-                "width": config.width,
-                "repeats": config.repeats,
-                "lr": config.lr,
-                "batch_size": config.batch_size,
-                "bssn_scale": config.bssn_scale,
-                "seed": 0,
-                "power_iterations": config.power_iterations,
-                "objective": f"{config.objective} of D on a fixed real batch",
-            },
+            "settings": dict(
+                _gradient_claim_settings(config), power_iterations=config.power_iterations
+            ),
             "summary": summary,
             "runs": runs,
             "depth_sweep": sweep,
