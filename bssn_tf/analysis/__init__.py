@@ -3,6 +3,10 @@
 Every function takes a built model (and a batch where one is needed) and
 returns plain Python dicts keyed by layer name, so that scripts can plot them
 and write them to JSON without touching TensorFlow objects.
+
+`bssn_tf.analysis.claims` (the paper's three claims as runs that return and
+write their records) and `bssn_tf.analysis.plots` (their figures; needs
+matplotlib) are imported on their own, so that this package stays light.
 """
 
 from bssn_tf.analysis.deprecated import deep_cnn_discriminator
