@@ -37,7 +37,7 @@ setup(
     ],
     extras_require={
         # The embedded offline datasets and the TFDS pipelines, and matplotlib
-        # for the report scripts (train/reproduce_claims.py, train/zoo_study.py).
+        # for the report figures (bssn_tf.analysis.plots, train/zoo_study.py).
         "data": [
             "tensorflow-datasets",
             "importlib_resources",

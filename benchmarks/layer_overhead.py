@@ -1,6 +1,7 @@
 """Time of one full GAN training step per discriminator normalization, as a ratio to none.
 
-The DESIGN.md reference CNN at 32x32x3, batch 64, hinge loss, n_dis 1, run by
+The reference CNN (docs/DESIGN.md, "The reference training protocol") at
+32x32x3, batch 64, hinge loss, n_dis 1, run by
 `bssn_tf.training.GANTrainer` (so the step is the library's own: D step with
 the power-iteration hold, then G step). Variants: no normalization,
 `keras.layers.SpectralNormalization` (which overwrites the kernel in place and

@@ -22,7 +22,8 @@ CONFIGS = {
     "resnet32": dict(arch="resnet", image_size=32, channels=3, width=1.0),
 }
 VARIANTS = ("tf_xla", "tf", "torch_sn", "torch_bssn", "matmul")
-# DESIGN.md section 3: hinge loss, Adam 1e-4 (0.5, 0.999), batch 64, z 128.
+# docs/DESIGN.md, "The reference training protocol": hinge loss, Adam 1e-4 (0.5, 0.999),
+# batch 64, z 128.
 BATCH_SIZE = 64
 Z_DIM = 128
 LEARNING_RATE = 1e-4

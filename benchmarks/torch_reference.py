@@ -46,7 +46,7 @@ ADAM_EPS = 1e-7
 
 
 class BidirectionalScaledSpectralNorm(nn.Module):
-    """`W -> scale * W / ((sigma1 + sigma2) / 2)` (DESIGN.md section 2), in torch layout.
+    """`W -> scale * W / ((sigma1 + sigma2) / 2)` (docs/DESIGN.md, "The method"), in torch layout.
 
     sigma1 is the norm of the kernel with output channels as rows, sigma2 with
     input channels as rows; row order does not change a singular value, so

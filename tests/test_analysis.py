@@ -166,14 +166,15 @@ def test_strided_conv_ratio_matches_operator_built_from_basis_images():
     assert ratio["exact"] == pytest.approx(exact, rel=1e-4)
 
 
-def test_deep_discriminator_depth_and_names():
+def test_deeper_cnn_discriminator_depth_and_names():
     reference = analysis.kernel_layers(cnn_discriminator(28, 1, norm="sn", width=0.125))
-    deep = analysis.deep_cnn_discriminator(1, norm="sn", width=0.125)
+    deep = cnn_discriminator(28, 1, norm="sn", width=0.125, conv3x3_repeats=1)
     shapes = [tuple(entry.raw_kernel.shape) for entry in analysis.kernel_layers(deep)]
     assert shapes == [tuple(entry.raw_kernel.shape) for entry in reference]
     deeper = analysis.kernel_layers(
-        analysis.deep_cnn_discriminator(3, norm="none", width=0.125, init="lecun")
+        cnn_discriminator(28, 1, norm="none", width=0.125, conv3x3_repeats=3, init="lecun")
     )
+    # 4 stride-1 conv3x3 (x3 each), 3 stride-2 conv4x4, one Dense.
     assert len(deeper) == 4 * 3 + 3 + 1
     assert [entry.wrapper for entry in deeper] == [None] * len(deeper)
     assert deeper[0].name == "conv0" and deeper[-1].name == "logit"
@@ -182,14 +183,22 @@ def test_deep_discriminator_depth_and_names():
 @pytest.mark.parametrize(
     "kwargs, needle",
     [
-        (dict(repeats=0), "repeats=0"),
-        (dict(repeats=1, init="xavier"), "init='xavier'"),
-        (dict(repeats=1, norm="wn"), "norm='wn'"),
+        (dict(conv3x3_repeats=0), "conv3x3_repeats=0"),
+        (dict(conv3x3_repeats=1, init="xavier"), "init='xavier'"),
+        (dict(conv3x3_repeats=1, norm="wn"), "norm='wn'"),
     ],
 )
-def test_deep_discriminator_bad_arguments(kwargs, needle):
+def test_deeper_cnn_discriminator_bad_arguments(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
-        analysis.deep_cnn_discriminator(**kwargs)
+        cnn_discriminator(28, 1, **kwargs)
+
+
+def test_deprecated_deep_cnn_discriminator_warns_and_builds_the_same_model():
+    with pytest.warns(DeprecationWarning, match="conv3x3_repeats"):
+        old = analysis.deep_cnn_discriminator(2, norm="bssn", scale=1.6, width=0.125)
+    new = cnn_discriminator(28, 1, norm="bssn", scale=1.6, width=0.125, conv3x3_repeats=2)
+    assert [tuple(w.shape) for w in old.weights] == [tuple(w.shape) for w in new.weights]
+    assert [entry.wrapper.scale for entry in analysis.kernel_layers(old)] == [1.6] * 12
 
 
 def test_model_without_kernels_and_bad_iterations_are_refused():

@@ -35,6 +35,7 @@ def checkpoint_values(model_dir):
     }
 
 
+@pytest.mark.slow  # multi-process end to end
 def test_parallel_runs_equal_in_process_runs(tmp_path):
     sequential = tiny_configs(tmp_path / "sequential")
     parallel = tiny_configs(tmp_path / "parallel")

@@ -167,6 +167,7 @@ RESUME_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # multi-process end to end
 def test_resume_is_exact_with_op_determinism(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "a"), str(tmp_path / "b")],
@@ -190,6 +191,7 @@ def free_ports(count):
     return ports
 
 
+@pytest.mark.slow  # multi-process end to end
 def test_multiworker_on_two_local_workers(tmp_path):
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []

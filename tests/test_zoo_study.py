@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from bssn_tf.io.markdown_block import markers, replace_block
+from bssn_tf.io.markdown_block import markers
 from bssn_tf.training.run_records import group_by_setting, mean_std, read_run
 from train import zoo_study
 
@@ -164,10 +164,4 @@ def test_study_table_json_and_readme_block(tmp_path):
     )
     assert (
         "| base | sn | - | 2 | 25.00 ± 7.07 | 25.00 ± 7.07 | 200, 200 | -, - | -, 200 | 0/2" in text
-    )
-
-
-def test_a_missing_block_is_appended_with_its_markers():
-    assert replace_block("# Title\n", "models", "| a |") == (
-        "# Title\n\n<!-- models:begin -->\n| a |\n<!-- models:end -->\n"
     )

@@ -24,6 +24,7 @@ from absl import (
 )
 
 from bssn_tf.analysis.convergence import convergence, first_step_at_or_below
+from bssn_tf.analysis.plots import save_figure
 from bssn_tf.io import write_json_atomically  # noqa: E402
 from bssn_tf.io.markdown_block import rewrite_block  # noqa: E402
 from bssn_tf.training.run_records import (  # noqa: E402
@@ -32,7 +33,6 @@ from bssn_tf.training.run_records import (  # noqa: E402
     mean_std,
     read_run,
 )
-from train.figure_file import save_figure
 
 _RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "zoo/study", "Where curves.png and study.json go.")

@@ -3,9 +3,13 @@
 Every function takes a built model (and a batch where one is needed) and
 returns plain Python dicts keyed by layer name, so that scripts can plot them
 and write them to JSON without touching TensorFlow objects.
+
+`bssn_tf.analysis.claims` (the paper's three claims as runs that return and
+write their records) and `bssn_tf.analysis.plots` (their figures; needs
+matplotlib) are imported on their own, so that this package stays light.
 """
 
-from bssn_tf.analysis.deep_discriminator import deep_cnn_discriminator
+from bssn_tf.analysis.deprecated import deep_cnn_discriminator
 from bssn_tf.analysis.gradient_norms import OBJECTIVES, input_gradient_stats, layer_gradient_norms
 from bssn_tf.analysis.kernel_layers import KernelLayer, kernel_layers
 from bssn_tf.analysis.operator_norm_ratio import operator_norm_ratios

@@ -41,11 +41,13 @@ def layer_gradient_norms(discriminator, images, objective="hinge_real"):
     with tf.GradientTape() as tape:
         logits = tf.cast(discriminator(images, training=False), tf.float32)
         value = _objective_fn(objective)(logits)
-    gradients = tape.gradient(value, kernels)
-    return {
-        entry.name: float(tf.norm(gradient)) if gradient is not None else 0.0
-        for entry, gradient in zip(entries, gradients)
-    }
+    gradients = [
+        tf.zeros_like(kernel) if gradient is None else gradient
+        for kernel, gradient in zip(kernels, tape.gradient(value, kernels))
+    ]
+    groups = [(entry.name, [index]) for index, entry in enumerate(entries)]
+    norms = diagnostics.grouped_gradient_norms(gradients, groups).numpy()
+    return {entry.name: float(norm) for entry, norm in zip(entries, norms)}
 
 
 def input_gradient_stats(discriminator, images):

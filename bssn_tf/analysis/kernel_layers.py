@@ -12,6 +12,7 @@ import keras
 
 from bssn_tf.layers import SpectralNormalization
 from bssn_tf.layers.kernel_layout import SUPPORTED_LAYERS, kernel_attribute
+from bssn_tf.models.layer_walk import walk_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,11 +59,9 @@ def kernel_layers(model):
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model; got {type(model).__name__}.")
     found = []
-    for layer in model.layers:
+    for layer in walk_layers(model):
         if isinstance(layer, SpectralNormalization):
             found.append(KernelLayer(layer.layer.name, layer.layer, layer))
-        elif isinstance(layer, keras.Model):
-            found.extend(kernel_layers(layer))
         elif isinstance(layer, SUPPORTED_LAYERS):
             found.append(KernelLayer(layer.name, layer, None))
     if not found:

@@ -1,4 +1,4 @@
-"""File helpers with no dependency on the rest of bssn_tf: atomic writes and image grids.
+"""Dependency-free file helpers: atomic writes, image grids, generated markdown blocks.
 
 Every package that writes files (training, zoo, metrics, the scripts) takes
 them from here, so a reader never sees a half-written file or folder.
@@ -11,10 +11,13 @@ from bssn_tf.io.atomic_files import (
     write_json_atomically,
 )
 from bssn_tf.io.image_grid import image_grid, write_grid_png
+from bssn_tf.io.markdown_block import replace_block, rewrite_block
 
 __all__ = [
     "image_grid",
+    "replace_block",
     "replace_directory_atomically",
+    "rewrite_block",
     "write_bytes_atomically",
     "write_file_atomically",
     "write_grid_png",

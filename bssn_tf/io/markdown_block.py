@@ -2,10 +2,11 @@
 
 import os
 
-from bssn_tf.io import write_bytes_atomically
+from bssn_tf.io.atomic_files import write_bytes_atomically
 
 
 def markers(name):
+    """The HTML comments that open and close block `name`; invisible in rendered markdown."""
     return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
 
 

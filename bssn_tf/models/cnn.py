@@ -1,4 +1,6 @@
-"""The SNGAN "standard CNN" generator and discriminator (DESIGN.md section 3).
+"""The SNGAN "standard CNN" generator and discriminator.
+
+The protocol they belong to: docs/DESIGN.md, "The reference training protocol".
 
 Sizes: 32/48/64 px use `mg = size // 8` and three stride-2 deconvolutions
 (256, 128, 64 channels), as in the paper. 28 px (MNIST) starts at `mg = 7` and
@@ -10,7 +12,7 @@ for every size; its three stride-2 convolutions end at `ceil(size / 8)` pixels
 
 import keras
 
-from bssn_tf.models.initializers import reference_layer_kwargs
+from bssn_tf.models.initializers import layer_kwargs, reference_layer_kwargs
 from bssn_tf.models.normalization import check_norm, normalized
 from bssn_tf.models.space_to_depth_conv import SpaceToDepthConv2D
 from bssn_tf.models.width import scaled_channels
@@ -72,27 +74,55 @@ def cnn_generator(image_size=32, channels=3, z_dim=128, width=1.0, name="generat
 
 
 def cnn_discriminator(
-    image_size=32, channels=3, norm="sn", scale=1.0, width=1.0, name="discriminator"
+    image_size=32,
+    channels=3,
+    norm="sn",
+    scale=1.0,
+    width=1.0,
+    name="discriminator",
+    conv3x3_repeats=1,
+    init="reference",
 ):
-    """images -> one logit per image; every conv and the final Dense wrapped as `norm` says."""
+    """images -> one logit per image; every conv and the final Dense wrapped as `norm` says.
+
+    Args:
+      conv3x3_repeats: copies of each stride-1 conv3x3 (1: the paper's D). More
+        copies make D deeper at the paper's resolution schedule, to see how
+        gradients scale with depth.
+      init: "reference" (truncated normal 0.02, the paper's) or "lecun".
+
+    Raises:
+      ValueError: naming a bad image_size, norm, conv3x3_repeats or init.
+    """
     check_image_size(image_size)
     check_norm(norm)
-    init = reference_layer_kwargs()
+    if (
+        isinstance(conv3x3_repeats, bool)
+        or not isinstance(conv3x3_repeats, int)
+        or conv3x3_repeats < 1
+    ):
+        raise ValueError(
+            f"conv3x3_repeats must be an integer >= 1; got conv3x3_repeats={conv3x3_repeats!r}."
+        )
+    init = layer_kwargs(init)
     images = keras.Input((image_size, image_size, channels), name="images")
     x = images
-    for index, (kernel, stride, base) in enumerate(DISCRIMINATOR_CONVS):
-        # Same layer, variables and outputs as Conv2D; the strided ones run faster.
-        conv_class = SpaceToDepthConv2D if stride > 1 else keras.layers.Conv2D
-        conv = conv_class(
-            scaled_channels(base, width),
-            kernel,
-            stride,
-            padding="same",
-            name=f"conv{index}",
-            **init,
-        )
-        x = normalized(conv, norm, scale)(x)
-        x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"conv{index}_lrelu")(x)
+    index = 0
+    for kernel, stride, base in DISCRIMINATOR_CONVS:
+        for _ in range(conv3x3_repeats if stride == 1 else 1):
+            # Same layer, variables and outputs as Conv2D; the strided ones run faster.
+            conv_class = SpaceToDepthConv2D if stride > 1 else keras.layers.Conv2D
+            conv = conv_class(
+                scaled_channels(base, width),
+                kernel,
+                stride,
+                padding="same",
+                name=f"conv{index}",
+                **init,
+            )
+            x = normalized(conv, norm, scale)(x)
+            x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"conv{index}_lrelu")(x)
+            index += 1
     x = keras.layers.Flatten(name="flatten")(x)
     logits = normalized(keras.layers.Dense(1, name="logit", **init), norm, scale)(x)
     logits = keras.layers.Activation("linear", dtype="float32", name="logit_float32")(logits)

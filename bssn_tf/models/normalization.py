@@ -1,18 +1,29 @@
 """Which spectral normalization a discriminator uses, as one name and one scale."""
 
-import keras
+from typing import NamedTuple, Optional
 
 from bssn_tf.layers import SpectralNormalization
+from bssn_tf.models.layer_walk import walk_layers
 
-# norm name -> (wrapper mode, whether `scale` applies). sn/bsn/exact are the
-# unscaled methods, so they always use scale 1.0.
+
+class NormSpec(NamedTuple):
+    """What a norm name means: the wrapper's `mode` (None: no wrapper) and whether `scale` applies.
+
+    A NamedTuple, so code written against the old `(mode, uses_scale)` pairs keeps working.
+    """
+
+    mode: Optional[str]
+    uses_scale: bool
+
+
+# sn/bsn/exact are the unscaled methods, so they always use scale 1.0.
 NORMS = {
-    "none": (None, False),
-    "sn": ("sn", False),
-    "ssn": ("sn", True),
-    "bsn": ("bsn", False),
-    "bssn": ("bsn", True),
-    "exact": ("exact", False),
+    "none": NormSpec(None, False),
+    "sn": NormSpec("sn", False),
+    "ssn": NormSpec("sn", True),
+    "bsn": NormSpec("bsn", False),
+    "bssn": NormSpec("bsn", True),
+    "exact": NormSpec("exact", False),
 }
 
 
@@ -22,23 +33,27 @@ def check_norm(norm):
         raise ValueError(f"norm must be one of {sorted(NORMS)}; got norm={norm!r}.")
 
 
+def norm_spec(norm):
+    """The NormSpec of `norm`; ValueError naming it if unknown."""
+    check_norm(norm)
+    return NORMS[norm]
+
+
+def effective_scale(norm, scale):
+    """The scale a `norm` discriminator really uses: `scale` if the norm is scaled, else 1.0."""
+    return scale if norm_spec(norm).uses_scale else 1.0
+
+
 def normalized(layer, norm, scale):
     """`layer` wrapped as `norm` says (the layer itself for "none")."""
-    check_norm(norm)
-    mode, scaled = NORMS[norm]
+    mode = norm_spec(norm).mode
     if mode is None:
         return layer
     return SpectralNormalization(
-        layer, mode=mode, scale=scale if scaled else 1.0, name=f"{layer.name}_{norm}"
+        layer, mode=mode, scale=effective_scale(norm, scale), name=f"{layer.name}_{norm}"
     )
 
 
 def spectral_layers(model):
     """The SpectralNormalization wrappers of `model`, in layer order (for sigma summaries)."""
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, SpectralNormalization):
-            found.append(layer)
-        elif isinstance(layer, keras.Model):
-            found.extend(spectral_layers(layer))
-    return found
+    return [layer for layer in walk_layers(model) if isinstance(layer, SpectralNormalization)]

@@ -28,7 +28,10 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Defaults follow the paper's standard-CNN protocol (DESIGN.md section 3)."""
+    """Defaults follow the paper's standard-CNN protocol.
+
+    See docs/DESIGN.md, "The reference training protocol".
+    """
 
     model_dir: str
     dataset: str = "mnist5k"

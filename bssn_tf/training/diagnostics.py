@@ -1,5 +1,7 @@
 """The per-step quantities the paper logs: sigmas, input-gradient norms, gradient norms."""
 
+import warnings
+
 import tensorflow as tf
 
 from bssn_tf.models import spectral_layers
@@ -47,8 +49,13 @@ def layer_variable_groups(model):
     ]
 
 
-def layer_gradient_norms(gradients, groups):
-    """One L2 norm per layer group, over all of that layer's trainable variables."""
+def grouped_gradient_norms(gradients, groups):
+    """One L2 norm per group, over all of the group's gradients; a float32 vector.
+
+    Args:
+      gradients: a list of gradient tensors (for example of a model's trainable variables).
+      groups: `[(name, [indices into gradients])]`, e.g. from `layer_variable_groups`.
+    """
     return tf.stack(
         [
             tf.sqrt(
@@ -62,3 +69,16 @@ def layer_gradient_norms(gradients, groups):
             for _, indices in groups
         ]
     )
+
+
+def __getattr__(name):
+    # Deprecated name: `analysis.layer_gradient_norms` is the one function by that name.
+    if name == "layer_gradient_norms":
+        warnings.warn(
+            "bssn_tf.training.diagnostics.layer_gradient_norms is deprecated; "
+            "use grouped_gradient_norms (same arguments).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return grouped_gradient_norms
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

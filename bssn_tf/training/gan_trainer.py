@@ -1,6 +1,6 @@
 """G and D, their optimizers, and the paper's training step under a `tf.distribute` strategy.
 
-Power-iteration schedule (DESIGN.md section 2): every D step runs
+Power-iteration schedule (docs/DESIGN.md, "The u schedule"): every D step runs
 D(real, training=True), which advances each `u` once, then D(fake) inside
 `hold_power_iteration()`; the whole G step runs inside it too. So `u` advances
 exactly once per D step. The hold is never open across a cross-replica sync
@@ -29,8 +29,9 @@ class GANTrainer:
         with dtype_policy(config.mixed_precision), strategy.scope():
             self.generator = make_generator()
             self.discriminator = make_discriminator()
-            # DESIGN.md section 5: optimizers must be created and built inside
-            # the scope, or the first distributed step fails.
+            # Optimizers must be created and built inside the scope: their slot
+            # variables must be distributed like the models', or the first
+            # distributed step fails.
             self.g_optimizer = make_adam(
                 config.g_lr, config.beta1, config.beta2, config.mixed_precision, "g_adam"
             )
@@ -108,7 +109,7 @@ class GANTrainer:
         gradients = self._apply_gradients(
             tape, scaled_loss, self.d_optimizer, self.discriminator.trainable_variables
         )
-        return loss, diagnostics.layer_gradient_norms(gradients, self.d_layer_groups)
+        return loss, diagnostics.grouped_gradient_norms(gradients, self.d_layer_groups)
 
     def _generator_update(self, z):
         with hold_power_iteration(), tf.GradientTape() as tape:
@@ -118,7 +119,7 @@ class GANTrainer:
         gradients = self._apply_gradients(
             tape, scaled_loss, self.g_optimizer, self.generator.trainable_variables
         )
-        return loss, diagnostics.layer_gradient_norms(gradients, self.g_layer_groups)
+        return loss, diagnostics.grouped_gradient_norms(gradients, self.g_layer_groups)
 
     def _mean_over_replicas(self, value):
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)

@@ -10,7 +10,7 @@ import json
 import math
 import os
 
-from bssn_tf.models.normalization import NORMS
+from bssn_tf.models.normalization import norm_spec
 from bssn_tf.training.evaluation import METRICS_FILE
 from bssn_tf.training.run_directory import CONFIG_FILE
 
@@ -53,7 +53,7 @@ class RunRecord:
         --scale default of its day, which changes nothing it trains.
         """
         flags = dict(self.flags)
-        if not NORMS[flags["norm"]][1]:
+        if not norm_spec(flags["norm"]).uses_scale:
             flags["scale"] = None
         return tuple(
             sorted(
