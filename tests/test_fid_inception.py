@@ -14,32 +14,11 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("pytorch_fid")
 
-
-def _import_torchvision():
-    """Imports torchvision with torch.library.register_fake stubbed out, then restores it.
-
-    The registry's torchvision 0.28 wheel fails at import against torch 2.13's
-    CPU build ("operator torchvision::nms does not exist") while registering
-    fake (meta) kernels for its compiled ops. pytorch-fid uses only
-    torchvision's Python Inception classes, never those ops, so skipping the
-    fake-kernel registration changes nothing this test relies on.
-    """
-    original = torch.library.register_fake
-
-    def skip_registration(op, func=None, *args, **kwargs):
-        return func if func is not None else (lambda function: function)
-
-    torch.library.register_fake = skip_registration
-    try:
-        import torchvision  # noqa: F401
-    finally:
-        torch.library.register_fake = original
-
-
-_import_torchvision()
-pytorch_fid_inception = pytest.importorskip("pytorch_fid.inception")
-
+# Imports torchvision with its fake-kernel registration stubbed out; the module
+# says why (the registry's torchvision wheel does not import against torch 2.13).
+from benchmarks import pytorch_fid_reference as reference_network  # noqa: E402
 from bssn_tf.metrics import (  # noqa: E402
     fid_extractor,
     fid_inception,
@@ -54,66 +33,19 @@ from bssn_tf.metrics.torch_checkpoint import (  # noqa: E402
 
 # A correct float32 port differs from PyTorch by ~1e-4 of the largest value
 # (different summation orders in 94 conv layers); a wrong pooling choice in one
-# block gives 0.3-1.8 and the legacy resize where pytorch's is due ~0.03, so
+# block gives 0.3-1.8 and the legacy resize where pytorch's is due 0.03-0.2, so
 # 1e-3 of the largest reference value separates a correct port from each.
 _RELATIVE_TOLERANCE = 1e-3
-
-
-def _smooth_images(rng, count, size):
-    """Random images in [-1, 1] with image-like spatial correlation (upsampled noise)."""
-    coarse = torch.from_numpy(rng.uniform(-1, 1, (count, 3, 8, 8)).astype(np.float32))
-    fine = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear")
-    noise = torch.from_numpy(rng.normal(0, 0.1, (count, 3, size, size)).astype(np.float32))
-    return torch.clamp(fine + noise, -1, 1)
-
-
-def _random_fid_inception(rng):
-    """pytorch-fid's fid_inception_v3() structure with random weights and BN statistics."""
-    torch.manual_seed(0)
-    inception = pytorch_fid_inception._inception_v3(
-        num_classes=1008, aux_logits=False, weights=None
-    )
-    inception.Mixed_5b = pytorch_fid_inception.FIDInceptionA(192, pool_features=32)
-    inception.Mixed_5c = pytorch_fid_inception.FIDInceptionA(256, pool_features=64)
-    inception.Mixed_5d = pytorch_fid_inception.FIDInceptionA(288, pool_features=64)
-    inception.Mixed_6b = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=128)
-    inception.Mixed_6c = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=160)
-    inception.Mixed_6d = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=160)
-    inception.Mixed_6e = pytorch_fid_inception.FIDInceptionC(768, channels_7x7=192)
-    inception.Mixed_7b = pytorch_fid_inception.FIDInceptionE_1(1280)
-    inception.Mixed_7c = pytorch_fid_inception.FIDInceptionE_2(2048)
-    norms = [m for m in inception.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    with torch.no_grad():
-        for norm in norms:
-            norm.weight.uniform_(0.5, 1.5)
-            norm.bias.normal_(0.0, 0.2)
-            # momentum=None: running stats become the cumulative average over the
-            # batches below, i.e. the statistics of the data this network sees.
-            norm.momentum = None
-            norm.reset_running_stats()
-        torch.nn.init.normal_(inception.fc.weight, 0.0, 0.05)
-        inception.train()
-        for _ in range(2):
-            inception(_smooth_images(rng, 4, 299))
-    return inception.eval()
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """(pytorch-fid's InceptionV3 wrapper, its fc, the saved .pth path), random weights."""
-    rng = np.random.default_rng(0)
-    inception = _random_fid_inception(rng)
+    inception = reference_network.random_fid_inception(np.random.default_rng(0))
     path = str(tmp_path_factory.mktemp("fid") / "random_fid_inception.pth")
     torch.save(inception.state_dict(), path)
-    # pytorch-fid's own wrapper (its resize included) with our random state dict
-    # in place of the download.
-    original = pytorch_fid_inception.load_state_dict_from_url
-    pytorch_fid_inception.load_state_dict_from_url = lambda *a, **k: inception.state_dict()
-    try:
-        wrapper = pytorch_fid_inception.InceptionV3([3], resize_input=True, normalize_input=False)
-    finally:
-        pytorch_fid_inception.load_state_dict_from_url = original
-    return wrapper.eval(), inception.fc, path
+    wrapper = reference_network.pytorch_fid_wrapper(inception.state_dict())
+    return wrapper, inception.fc, path
 
 
 def _torch_features_and_logits(reference, images_nchw):
@@ -129,7 +61,7 @@ def _max_relative_difference(ours, theirs):
 
 @pytest.mark.parametrize("size", [299, 32])
 def test_features_and_logits_match_pytorch_fid(reference, size):
-    images = _smooth_images(np.random.default_rng(size), 3, size)
+    images = reference_network.smooth_images(np.random.default_rng(size), 3, size)
     torch_features, torch_logits = _torch_features_and_logits(reference, images)
     ours = fid_extractor.make_fid_inception_extractor(
         weights=reference[2], resize="pytorch", jit_compile=False
