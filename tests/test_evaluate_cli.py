@@ -125,3 +125,40 @@ def test_zoo_models_are_scored_through_the_verifying_loader(tmp_path):
     result = run_cli(*flags, env=env)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "variables.data-00000-of-00001: sha256" in result.stderr
+
+
+def test_real_statistics_are_saved_in_the_published_format_and_reused(tmp_path):
+    export_tiny_generator(tmp_path / "export")
+    stats = tmp_path / "real.npz"
+    common = (f"--model_dir={tmp_path}", "--num_samples=40", "--batch_size=16")
+    saved = run_cli(*common, "--num_real=60", f"--save_real_stats={stats}")
+    assert saved.returncode == 0, saved.stderr
+    first = json.loads(saved.stdout)
+    with np.load(stats) as archive:
+        assert sorted(archive.files) == ["mu", "sigma"] and archive["mu"].dtype == np.float64
+    reused = run_cli(*common, f"--real_stats={stats}", f"--output={tmp_path / 'again.json'}")
+    assert reused.returncode == 0, reused.stderr
+    second = json.loads(reused.stdout)
+    # Same generated images, same real statistics: the same FCD; KCD needs real images.
+    assert second["fcd"] == pytest.approx(first["fcd"], rel=1e-9)
+    assert second["kcd"] is None and second["num_real"] is None
+    assert second["protocol"] == "custom" and second["real_stats"] == str(stats)
+    assert len(second["real_stats_sha256"]) == 64 and second["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    "flags,named",
+    [
+        (["--protocol=tables"], "protocol=tables"),
+        (["--resize=clean"], "resize=clean"),
+        (["--real_stats=/no/such.npz"], "/no/such.npz"),
+        (["--protocol=paper", "--dataset=mnist5k", "--real_split=test"], "5000"),
+    ],
+)
+def test_bad_protocol_flags_give_one_line_errors(tmp_path, flags, named):
+    export_tiny_generator(tmp_path / "export")
+    result = run_cli(f"--model_dir={tmp_path}", *flags)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("evaluate:")]
+    assert len(error_lines) == 1 and named in error_lines[0], result.stderr

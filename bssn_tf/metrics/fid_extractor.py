@@ -7,6 +7,7 @@ Combines the weights file (fid_weights), the torch-free reader
 
 import functools
 
+import keras
 import numpy as np
 
 from bssn_tf.metrics.feature_extractor import FeatureExtractor, require_image_batch
@@ -31,7 +32,9 @@ def make_fid_inception_extractor(
         (pytorch-fid); 299x299 images are never resized.
       batch_size: images per forward pass. Longer inputs run in batches of this
         size (the last one padded) so the compiled network sees one shape.
-      jit_compile: run the network XLA-compiled (faster on CPU; see benchmarks).
+      jit_compile: run the network XLA-compiled. None: only on the JAX backend
+        (which always compiles); on TensorFlow's CPU backend its oneDNN
+        convolutions beat XLA's (benchmarks/RESULTS.md).
 
     Images are [n, H, W, 1 or 3] in [-1, 1]; grayscale is repeated to 3 channels.
 
@@ -47,6 +50,8 @@ def make_fid_inception_extractor(
     network = FidInceptionNetwork()
     if path is not None:
         network.assign_state_dict(load_torch_state_dict(path), path)
+    if jit_compile is None:
+        jit_compile = keras.backend.backend() == "jax"
     network.model.compile(jit_compile=bool(jit_compile))
 
     def run(batch):

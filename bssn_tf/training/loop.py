@@ -66,7 +66,9 @@ def train(config):
     keeper.restore_latest()
     start_step = int(trainer.step.numpy())
     evaluator = (
-        PeriodicEvaluator(config, image_size, start_step) if config.eval_every and chief else None
+        PeriodicEvaluator(config, image_size, start_step, config.eval_extractor)
+        if config.eval_every and chief
+        else None
     )
     if chief:
         discard_export_after(config.model_dir, start_step)
