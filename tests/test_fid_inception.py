@@ -59,6 +59,7 @@ def _max_relative_difference(ours, theirs):
     return float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
 
 
+@pytest.mark.slow  # three Inception networks built, about a minute on a loaded 2-core machine
 @pytest.mark.parametrize("size", [299, 32])
 def test_features_and_logits_match_pytorch_fid(reference, size):
     images = reference_network.smooth_images(np.random.default_rng(size), 3, size)
