@@ -6,6 +6,7 @@ Combines the weights file (fid_weights), the torch-free reader
 """
 
 import functools
+import os
 
 import keras
 import numpy as np
@@ -55,14 +56,15 @@ def make_fid_inception_extractor(
     network.model.compile(jit_compile=bool(jit_compile))
 
     def run(batch):
+        """[k, H, W, C] -> features, logits; resized per batch so memory stays bounded."""
+        if batch.shape[-1] == 1:
+            batch = np.repeat(batch, 3, axis=-1)
+        batch = resize_images(batch, INCEPTION_IMAGE_SIZE, resize)
         features, logits = network.model.predict_on_batch(batch)
         return np.asarray(features), np.asarray(logits)
 
     def features_and_logits(images):
         images = require_image_batch(images)
-        if images.shape[-1] == 1:
-            images = np.repeat(images, 3, axis=-1)
-        images = resize_images(images, INCEPTION_IMAGE_SIZE, resize)
         count = len(images)
         if count <= batch_size:
             return run(images)
@@ -78,7 +80,7 @@ def make_fid_inception_extractor(
 
     provenance = {
         "extractor": "fid_inception",
-        "weights": None if path is None else "pytorch-fid pt_inception-2015-12-05",
+        "weights": "random (shape checks only)" if path is None else os.path.basename(path),
         "weights_sha256": None if path is None else file_sha256(path),
         "resize": resize,
     }
