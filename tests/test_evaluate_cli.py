@@ -1,5 +1,6 @@
 """`python -m train.evaluate` end to end on a tiny generator SavedModel exported here."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -162,3 +163,31 @@ def test_bad_protocol_flags_give_one_line_errors(tmp_path, flags, named):
     assert "Traceback" not in result.stderr, result.stderr
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("evaluate:")]
     assert len(error_lines) == 1 and named in error_lines[0], result.stderr
+
+
+@pytest.mark.slow  # builds pytorch-fid's network and runs ours on 299 px images
+def test_fid_inception_results_record_the_weights_resize_and_protocol(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("pytorch_fid")
+    from benchmarks import pytorch_fid_reference
+
+    weights = tmp_path / "random_fid_inception.pth"
+    network = pytorch_fid_reference.random_fid_inception(np.random.default_rng(0), 1)
+    torch.save(network.state_dict(), weights)
+    export_tiny_generator(tmp_path / "export")
+    result = run_cli(
+        f"--model_dir={tmp_path}",
+        "--extractor=fid_inception",
+        f"--fid_weights={weights}",
+        "--resize=pytorch",
+        "--num_samples=20",
+        "--num_real=20",
+        "--batch_size=10",
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["extractor"] == "fid_inception" and printed["resize"] == "pytorch"
+    assert printed["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert printed["protocol"] == "custom" and printed["score_classes"] == 1000
+    assert (printed["num_samples"], printed["num_real"], printed["seed"]) == (20, 20, 0)
+    assert np.isfinite(printed["fcd"]) and printed["fcd"] > 0
