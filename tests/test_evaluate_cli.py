@@ -1,5 +1,6 @@
 """`python -m train.evaluate` end to end on a tiny generator SavedModel exported here."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -125,3 +126,68 @@ def test_zoo_models_are_scored_through_the_verifying_loader(tmp_path):
     result = run_cli(*flags, env=env)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "variables.data-00000-of-00001: sha256" in result.stderr
+
+
+def test_real_statistics_are_saved_in_the_published_format_and_reused(tmp_path):
+    export_tiny_generator(tmp_path / "export")
+    stats = tmp_path / "real.npz"
+    common = (f"--model_dir={tmp_path}", "--num_samples=40", "--batch_size=16")
+    saved = run_cli(*common, "--num_real=60", f"--save_real_stats={stats}")
+    assert saved.returncode == 0, saved.stderr
+    first = json.loads(saved.stdout)
+    with np.load(stats) as archive:
+        assert sorted(archive.files) == ["mu", "sigma"] and archive["mu"].dtype == np.float64
+    reused = run_cli(*common, f"--real_stats={stats}", f"--output={tmp_path / 'again.json'}")
+    assert reused.returncode == 0, reused.stderr
+    second = json.loads(reused.stdout)
+    # Same generated images, same real statistics: the same FCD; KCD needs real images.
+    assert second["fcd"] == pytest.approx(first["fcd"], rel=1e-9)
+    assert second["kcd"] is None and second["num_real"] is None
+    assert second["protocol"] == "custom" and second["real_stats"] == str(stats)
+    assert len(second["real_stats_sha256"]) == 64 and second["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    "flags,named",
+    [
+        (["--protocol=tables"], "protocol=tables"),
+        (["--resize=clean"], "resize=clean"),
+        (["--real_stats=/no/such.npz"], "/no/such.npz"),
+        (["--protocol=paper", "--dataset=mnist5k", "--real_split=test"], "5000"),
+    ],
+)
+def test_bad_protocol_flags_give_one_line_errors(tmp_path, flags, named):
+    export_tiny_generator(tmp_path / "export")
+    result = run_cli(f"--model_dir={tmp_path}", *flags)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("evaluate:")]
+    assert len(error_lines) == 1 and named in error_lines[0], result.stderr
+
+
+@pytest.mark.slow  # builds pytorch-fid's network and runs ours on 299 px images
+def test_fid_inception_results_record_the_weights_resize_and_protocol(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("pytorch_fid")
+    from benchmarks import pytorch_fid_reference
+
+    weights = tmp_path / "random_fid_inception.pth"
+    network = pytorch_fid_reference.random_fid_inception(np.random.default_rng(0), 1)
+    torch.save(network.state_dict(), weights)
+    export_tiny_generator(tmp_path / "export")
+    result = run_cli(
+        f"--model_dir={tmp_path}",
+        "--extractor=fid_inception",
+        f"--fid_weights={weights}",
+        "--resize=pytorch",
+        "--num_samples=20",
+        "--num_real=20",
+        "--batch_size=10",
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["extractor"] == "fid_inception" and printed["resize"] == "pytorch"
+    assert printed["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert printed["protocol"] == "custom" and printed["score_classes"] == 1000
+    assert (printed["num_samples"], printed["num_real"], printed["seed"]) == (20, 20, 0)
+    assert np.isfinite(printed["fcd"]) and printed["fcd"] > 0

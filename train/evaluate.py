@@ -3,6 +3,7 @@
   python -m train.evaluate --model_dir=DIR     (scores DIR/export/; writes DIR/eval_metrics.json)
   python -m train.evaluate --saved_model=PATH  (any generator export folder)
   python -m train.evaluate --zoo=NAME          (a shipped zoo model, verified by its index)
+  ... --extractor=fid_inception --fid_weights=PATH.pth --protocol=paper  (published-table FID/IS)
 
 A generator export is a TF SavedModel whose `serving_default` signature maps
 `z: float32[None, z_dim]` to `{"images": float32[None, H, W, C]}` in [-1, 1],
@@ -27,10 +28,23 @@ _DATASET = flags.DEFINE_string("dataset", "mnist5k", "Dataset of the real images
 _REAL_SPLIT = flags.DEFINE_string("real_split", "train", "Split of the real images.")
 _NUM_REAL = flags.DEFINE_integer("num_real", None, "At most this many real images (default all).")
 _NUM_SAMPLES = flags.DEFINE_integer("num_samples", 10000, "Number of generated images.")
-_EXTRACTOR = flags.DEFINE_string("extractor", "digits", "Feature extractor: digits | inception.")
+_EXTRACTOR = flags.DEFINE_string(
+    "extractor",
+    "digits",
+    "digits | fid_inception (the standard FID/IS network) | inception (Keras; not comparable).",
+)
 _INCEPTION_WEIGHTS = flags.DEFINE_string(
     "inception_weights", None, "Keras Inception-v3 .h5 weights (default: $BSSN_INCEPTION_WEIGHTS)."
 )
+_FID_WEIGHTS = flags.DEFINE_string(
+    "fid_weights", None, "pt_inception-2015-12-05-6726825d.pth, or 'download' (default: env)."
+)
+_RESIZE = flags.DEFINE_string("resize", "tf_legacy", "To 299 px: tf_legacy (paper) | pytorch.")
+_PROTOCOL = flags.DEFINE_string(
+    "protocol", "custom", "paper (FID 10k vs 5k, IS 50k) | mimicry (50k vs 50k) | custom."
+)
+_REAL_STATS = flags.DEFINE_string("real_stats", None, "Real statistics .npz (mu, sigma).")
+_SAVE_REAL_STATS = flags.DEFINE_string("save_real_stats", None, "Save real statistics here.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 500, "Images per forward pass.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.")
 _OUTPUT = flags.DEFINE_string("output", None, "Results JSON path (default: see above).")
@@ -49,6 +63,11 @@ def config_from_flags():
         num_samples=_NUM_SAMPLES.value,
         extractor=_EXTRACTOR.value,
         inception_weights=_INCEPTION_WEIGHTS.value,
+        fid_weights=_FID_WEIGHTS.value,
+        resize=_RESIZE.value,
+        protocol=_PROTOCOL.value,
+        real_stats=_REAL_STATS.value,
+        save_real_stats=_SAVE_REAL_STATS.value,
         batch_size=_BATCH_SIZE.value,
         seed=_SEED.value,
         output=_OUTPUT.value,

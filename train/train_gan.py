@@ -56,6 +56,9 @@ _DETERMINISTIC = flags.DEFINE_bool("deterministic", False, "Enable TF op determi
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
 _SAMPLE_EVERY = flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids (0: off).")
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 0, "Steps between metrics.csv rows (0: off).")
+_EVAL_EXTRACTOR = flags.DEFINE_string(
+    "eval_extractor", "digits", "digits | fid_inception (needs $BSSN_FID_INCEPTION_WEIGHTS)."
+)
 _EVAL_NUM_SAMPLES = flags.DEFINE_integer("eval_num_samples", 2000, "Generated images per eval.")
 _LOG_EVERY = flags.DEFINE_integer("log_every", 100, "Steps between summaries and progress lines.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
@@ -94,6 +97,7 @@ def config_from_flags():
         sample_every=_SAMPLE_EVERY.value,
         eval_every=_EVAL_EVERY.value,
         eval_num_samples=_EVAL_NUM_SAMPLES.value,
+        eval_extractor=_EVAL_EXTRACTOR.value,
         log_every=_LOG_EVERY.value,
         data_dir=_DATA_DIR.value,
         **scale,

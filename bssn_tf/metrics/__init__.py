@@ -13,9 +13,16 @@ from bssn_tf.metrics.classifier_score import classifier_score, classifier_score_
 from bssn_tf.metrics.digit_classifier import load_digit_classifier, make_digit_extractor
 from bssn_tf.metrics.evaluate import evaluate_generator
 from bssn_tf.metrics.feature_extractor import FeatureExtractor
+from bssn_tf.metrics.fid_extractor import make_fid_inception_extractor
 from bssn_tf.metrics.frechet import (
     frechet_classifier_distance,
     frechet_classifier_distance_from_activations,
+    frechet_distance_from_statistics,
+)
+from bssn_tf.metrics.gaussian_statistics import (
+    fid_statistics,
+    load_fid_statistics,
+    save_fid_statistics,
 )
 from bssn_tf.metrics.inception import make_inception_extractor
 from bssn_tf.metrics.kernel_distance import (
@@ -28,11 +35,16 @@ __all__ = [
     "classifier_score",
     "classifier_score_from_logits",
     "evaluate_generator",
+    "fid_statistics",
     "frechet_classifier_distance",
     "frechet_classifier_distance_from_activations",
+    "frechet_distance_from_statistics",
     "kernel_classifier_distance",
     "kernel_classifier_distance_from_activations",
     "load_digit_classifier",
+    "load_fid_statistics",
     "make_digit_extractor",
+    "make_fid_inception_extractor",
     "make_inception_extractor",
+    "save_fid_statistics",
 ]

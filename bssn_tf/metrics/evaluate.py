@@ -9,11 +9,17 @@ from bssn_tf.metrics.batching import run_in_batches
 from bssn_tf.metrics.classifier_score import classifier_score_from_logits
 from bssn_tf.metrics.digit_classifier import make_digit_extractor
 from bssn_tf.metrics.feature_extractor import FeatureExtractor, require_image_batch
-from bssn_tf.metrics.frechet import frechet_classifier_distance_from_activations
+from bssn_tf.metrics.fid_extractor import make_fid_inception_extractor
+from bssn_tf.metrics.frechet import frechet_distance_from_statistics
+from bssn_tf.metrics.gaussian_statistics import fid_statistics, save_fid_statistics
 from bssn_tf.metrics.inception import make_inception_extractor
 from bssn_tf.metrics.kernel_distance import kernel_classifier_distance_from_activations
 
-EXTRACTORS = {"digits": make_digit_extractor, "inception": make_inception_extractor}
+EXTRACTORS = {
+    "digits": make_digit_extractor,
+    "fid_inception": make_fid_inception_extractor,
+    "inception": make_inception_extractor,
+}
 
 
 def get_extractor(extractor):
@@ -47,6 +53,23 @@ class _StderrProgress:
         sys.stderr.flush()
 
 
+def _generated_features_and_logits(sample_fn, extractor, count, batch_size, seed, z_dim, bar):
+    """Features and logits of `count` images of `sample_fn`, z ~ N(0, I) from default_rng(seed)."""
+    rng = np.random.default_rng(seed)
+    features, logits = [], []
+    for start in range(0, count, batch_size):
+        size = min(batch_size, count - start)
+        z = rng.standard_normal((size, z_dim)).astype(np.float32)
+        images = require_image_batch(sample_fn(z), "generated images")
+        if len(images) != size:
+            raise ValueError(f"sample_fn returned {len(images)} images for {size} latent vectors.")
+        batch_features, batch_logits = extractor.features_and_logits(images)
+        features.append(np.asarray(batch_features, dtype=np.float64))
+        logits.append(np.asarray(batch_logits, dtype=np.float64))
+        bar.advance(size)
+    return np.concatenate(features), np.concatenate(logits)
+
+
 def evaluate_generator(
     sample_fn,
     real_images,
@@ -58,54 +81,85 @@ def evaluate_generator(
     splits=10,
     max_block_size=1024,
     progress=False,
+    num_score_samples=None,
+    score_classes=None,
+    real_statistics=None,
+    save_real_statistics=None,
 ):
     """FCD, KCD and classifier score of `sample_fn` against `real_images`.
 
     `sample_fn(z)` maps float32 z ~ N(0, I) of shape [n, z_dim], drawn with
-    numpy's default_rng(seed), to images [n, H, W, C] in [-1, 1]. The paper's
-    protocol is 10k generated vs 5k real images with the Inception extractor;
-    `extractor="digits"` uses the shipped digit classifier instead.
+    numpy's default_rng(seed), to images [n, H, W, C] in [-1, 1]. FCD and KCD
+    use the first `num_samples` generated images; the classifier score uses the
+    first `num_score_samples` (default `num_samples`), over the softmax of the
+    first `score_classes` logits (default all). bssn_tf.metrics.protocols holds
+    the published settings (the paper's: FID 10k vs 5k real, IS on 50k).
+
+    `real_statistics` = (mu, sigma), e.g. from load_fid_statistics, replaces
+    `real_images` (pass None): FCD uses them and KCD, which needs the real
+    features themselves, is None. `save_real_statistics` = PATH writes the real
+    images' (mu, sigma) there in pytorch-fid's .npz format.
+
     Returns a JSON-ready dict; `kcd_std` is None when all samples fit one KID block.
     """
-    if int(num_samples) < 2:
-        raise ValueError(f"num_samples must be at least 2; got {num_samples}.")
-    if int(z_dim) < 1:
-        raise ValueError(f"z_dim must be a positive integer; got {z_dim}.")
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size}.")
+    num_samples = int(num_samples)
+    num_score_samples = num_samples if num_score_samples is None else int(num_score_samples)
+    for name, value, minimum in (
+        ("num_samples", num_samples, 2),
+        ("num_score_samples", num_score_samples, splits),
+        ("z_dim", z_dim, 1),
+        ("batch_size", batch_size, 1),
+    ):
+        if int(value) < minimum:
+            raise ValueError(f"{name} must be at least {minimum}; got {value}.")
+    if (real_images is None) == (real_statistics is None):
+        raise ValueError("give exactly one of real_images and real_statistics.")
     feature_extractor = get_extractor(extractor)
-    real_images = require_image_batch(real_images, "real_images")
-    bar = _StderrProgress(len(real_images) + int(num_samples), progress)
+    num_real = None
+    if real_images is not None:
+        real_images = require_image_batch(real_images, "real_images")
+        num_real = len(real_images)
+    count = max(num_samples, num_score_samples)
+    bar = _StderrProgress((num_real or 0) + count, progress)
 
-    real_features = run_in_batches(
-        feature_extractor.features, real_images, batch_size, on_batch_done=bar.advance
+    real_features = None
+    if real_images is not None:
+        real_features = run_in_batches(
+            feature_extractor.features, real_images, batch_size, on_batch_done=bar.advance
+        )
+        real_statistics = fid_statistics(real_features)
+        if save_real_statistics:
+            save_fid_statistics(save_real_statistics, *real_statistics)
+    features, logits = _generated_features_and_logits(
+        sample_fn, feature_extractor, count, int(batch_size), seed, int(z_dim), bar
     )
-    rng = np.random.default_rng(seed)
-    generated_features, generated_logits = [], []
-    for start in range(0, int(num_samples), int(batch_size)):
-        count = min(int(batch_size), int(num_samples) - start)
-        z = rng.standard_normal((count, int(z_dim))).astype(np.float32)
-        images = require_image_batch(sample_fn(z), "generated images")
-        if len(images) != count:
-            raise ValueError(f"sample_fn returned {len(images)} images for {count} latent vectors.")
-        features, logits = feature_extractor.features_and_logits(images)
-        generated_features.append(features)
-        generated_logits.append(logits)
-        bar.advance(count)
-    generated_features = np.concatenate(generated_features)
-
-    kcd, kcd_std = kernel_classifier_distance_from_activations(
-        real_features, generated_features, max_block_size=max_block_size
-    )
-    score, score_std = classifier_score_from_logits(np.concatenate(generated_logits), splits=splits)
+    features = features[:num_samples]
+    if len(real_statistics[0]) != features.shape[1]:
+        raise ValueError(
+            f"the real statistics have {len(real_statistics[0])} features but the "
+            f"{feature_extractor.name} extractor gives {features.shape[1]}; they were made "
+            "with another extractor."
+        )
+    kcd, kcd_std = None, None
+    if real_features is not None:
+        kcd, kcd_std = kernel_classifier_distance_from_activations(
+            real_features, features, max_block_size=max_block_size
+        )
+        kcd_std = None if math.isnan(kcd_std) else kcd_std
+    score_logits = logits[:num_score_samples, :score_classes]
+    score, score_std = classifier_score_from_logits(score_logits, splits=splits)
     return {
-        "fcd": frechet_classifier_distance_from_activations(real_features, generated_features),
+        "fcd": frechet_distance_from_statistics(*real_statistics, *fid_statistics(features)),
         "kcd": kcd,
-        "kcd_std": None if math.isnan(kcd_std) else kcd_std,
+        "kcd_std": kcd_std,
         "classifier_score": score,
         "classifier_score_std": score_std,
         "extractor": feature_extractor.name,
-        "num_samples": int(num_samples),
-        "num_real": len(real_images),
+        **{key: value for key, value in feature_extractor.provenance.items() if key != "extractor"},
+        "num_samples": num_samples,
+        "num_score_samples": num_score_samples,
+        "score_classes": score_logits.shape[1],
+        "score_splits": int(splits),
+        "num_real": num_real,
         "seed": int(seed),
     }

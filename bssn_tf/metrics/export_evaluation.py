@@ -13,7 +13,12 @@ from typing import Optional
 from bssn_tf import data, zoo
 from bssn_tf.io import write_json_atomically
 from bssn_tf.metrics.evaluate import EXTRACTORS, evaluate_generator
+from bssn_tf.metrics.fid_extractor import make_fid_inception_extractor
+from bssn_tf.metrics.fid_weights import file_sha256
+from bssn_tf.metrics.gaussian_statistics import load_fid_statistics
 from bssn_tf.metrics.inception import make_inception_extractor
+from bssn_tf.metrics.inception_resize import RESIZE_MODES
+from bssn_tf.metrics.protocols import PROTOCOL_NAMES, resolve_protocol
 
 SOURCES = ("model_dir", "saved_model", "zoo")
 RESULTS_FILE = "eval_metrics.json"
@@ -34,6 +39,12 @@ class ExportEvaluationConfig:
     results go; None means model_dir/eval_metrics.json with `model_dir`, and
     ./eval_metrics.json otherwise (a model folder holds exactly the files its
     card lists, so results are never written into it).
+
+    `protocol` "paper" or "mimicry" fixes the sample counts (bssn_tf.metrics.
+    protocols) and overrides num_samples / num_real; "custom" uses them.
+    `real_stats` names a pytorch-fid/TTUR .npz of real statistics used instead
+    of real images (KCD is then None); `save_real_stats` writes the real
+    images' statistics in that format.
     """
 
     model_dir: Optional[str] = None
@@ -45,6 +56,11 @@ class ExportEvaluationConfig:
     num_samples: int = 10000
     extractor: str = "digits"
     inception_weights: Optional[str] = None  # None: $BSSN_INCEPTION_WEIGHTS
+    fid_weights: Optional[str] = None  # None: $BSSN_FID_INCEPTION_WEIGHTS; or "download"
+    resize: str = "tf_legacy"
+    protocol: str = "custom"
+    real_stats: Optional[str] = None
+    save_real_stats: Optional[str] = None
     batch_size: int = 500
     seed: int = 0
     output: Optional[str] = None
@@ -59,6 +75,16 @@ class ExportEvaluationConfig:
         if self.extractor not in EXTRACTORS:
             raise EvaluationConfigError(
                 f"extractor={self.extractor}: expected one of {'|'.join(sorted(EXTRACTORS))}."
+            )
+        for name, allowed in (("protocol", PROTOCOL_NAMES), ("resize", RESIZE_MODES)):
+            if getattr(self, name) not in allowed:
+                raise EvaluationConfigError(
+                    f"{name}={getattr(self, name)}: expected one of {'|'.join(allowed)}."
+                )
+        if self.real_stats and self.save_real_stats:
+            raise EvaluationConfigError(
+                "real_stats and save_real_stats exclude each other: with real_stats no real "
+                "images are read."
             )
         for name, minimum in (("num_samples", 2), ("num_real", 2), ("batch_size", 1)):
             value = getattr(self, name)
@@ -91,7 +117,24 @@ def load_generator(config):
 def _extractor(config):
     if config.extractor == "inception":
         return make_inception_extractor(config.inception_weights or "env")
-    return config.extractor
+    if config.extractor == "fid_inception":
+        return make_fid_inception_extractor(config.fid_weights or "env", config.resize)
+    return EXTRACTORS[config.extractor]()
+
+
+def _real_inputs(config, protocol):
+    """(real images or None, real statistics or None, what to record about them)."""
+    if config.real_stats:
+        statistics = load_fid_statistics(config.real_stats)
+        record = {
+            "real_stats": config.real_stats,
+            "real_stats_sha256": file_sha256(config.real_stats),
+        }
+        return None, statistics, record
+    # load_array refuses a split with fewer images than the protocol needs.
+    images = data.load_array(config.dataset, config.real_split, limit=protocol.num_real)
+    record = {"dataset": config.dataset, "real_split": config.real_split}
+    return images, None, record
 
 
 def evaluate_export(config):
@@ -103,22 +146,34 @@ def evaluate_export(config):
       OSError, ValueError: unreadable files, images outside [-1, 1], and the like.
     """
     generator = load_generator(config)
-    real_images = data.load_array(config.dataset, config.real_split, limit=config.num_real)
+    extractor = _extractor(config)
+    protocol = resolve_protocol(
+        config.protocol, config.num_samples, config.num_real, extractor.name
+    )
+    real_images, real_statistics, real_record = _real_inputs(config, protocol)
+    num_images = protocol.num_score_samples + (0 if real_images is None else len(real_images))
     results = evaluate_generator(
         generator,
         real_images,
-        extractor=_extractor(config),
-        num_samples=config.num_samples,
+        extractor=extractor,
+        num_samples=protocol.num_samples,
+        num_score_samples=protocol.num_score_samples,
+        score_classes=protocol.score_classes,
+        splits=protocol.splits,
+        real_statistics=real_statistics,
+        save_real_statistics=config.save_real_stats,
         batch_size=config.batch_size,
         seed=config.seed,
         z_dim=generator.z_dim,
-        progress=config.num_samples + len(real_images) >= _PROGRESS_BAR_MIN_IMAGES,
+        progress=num_images >= _PROGRESS_BAR_MIN_IMAGES,
     )
     name, value = config.source
     results.update(
-        dataset=config.dataset,
-        real_split=config.real_split,
+        protocol=protocol.name,
         model={name: value, "directory": os.path.abspath(generator.directory)},
+        **real_record,
     )
+    if config.save_real_stats:
+        results["saved_real_stats"] = config.save_real_stats
     write_json_atomically(config.output_path, results)
     return results

@@ -39,11 +39,14 @@ class FeatureExtractor:
     """`features_and_logits(images in [-1, 1]) -> (features [n, d], logits [n, k])`.
 
     `features` and `logits` are the single-output views to pass as `classifier_fn`
-    to the TF-GAN style image-level metric functions.
+    to the TF-GAN style image-level metric functions. `provenance` is what a
+    metrics record must state to make its numbers comparable (weights sha256,
+    resize convention, ...).
     """
 
     name: str
     features_and_logits: Callable[[np.ndarray], tuple]
+    provenance: dict = dataclasses.field(default_factory=dict, compare=False)
 
     def features(self, images):
         return self.features_and_logits(images)[0]

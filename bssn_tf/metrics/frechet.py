@@ -13,16 +13,12 @@ import numpy as np
 
 from bssn_tf.metrics.activations import as_activation_pair
 from bssn_tf.metrics.batching import run_in_batches
+from bssn_tf.metrics.gaussian_statistics import fid_statistics, require_statistics
 
 
 def _symmetric_psd_sqrt(matrix):
     eigenvalues, eigenvectors = np.linalg.eigh(matrix)
     return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
-
-
-def _unbiased_covariance(activations):
-    centered = activations - activations.mean(axis=0)
-    return centered.T @ centered / (len(activations) - 1)
 
 
 def _trace_sqrt_product(sigma_a, sigma_b):
@@ -33,19 +29,29 @@ def _trace_sqrt_product(sigma_a, sigma_b):
     return float(np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None))))
 
 
+def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2):
+    """Frechet distance of N(mu1, sigma1) and N(mu2, sigma2), as pytorch-fid's
+    `calculate_frechet_distance` computes it from saved statistics (see module docstring)."""
+    mu1, sigma1 = require_statistics(mu1, sigma1, "first statistics")
+    mu2, sigma2 = require_statistics(mu2, sigma2, "second statistics")
+    if mu1.shape != mu2.shape:
+        raise ValueError(
+            f"the statistics have {len(mu1)} and {len(mu2)} features; they must match."
+        )
+    mean_difference = mu1 - mu2
+    distance = (
+        mean_difference @ mean_difference
+        + np.trace(sigma1)
+        + np.trace(sigma2)
+        - 2.0 * _trace_sqrt_product(sigma1, sigma2)
+    )
+    return float(distance)
+
+
 def frechet_classifier_distance_from_activations(real_activations, generated_activations):
     """FID between two [n, d] activation sets (numpy arrays or tensors) as a float."""
     real, generated = as_activation_pair(real_activations, generated_activations)
-    mean_difference = real.mean(axis=0) - generated.mean(axis=0)
-    sigma_real = _unbiased_covariance(real)
-    sigma_generated = _unbiased_covariance(generated)
-    distance = (
-        mean_difference @ mean_difference
-        + np.trace(sigma_real)
-        + np.trace(sigma_generated)
-        - 2.0 * _trace_sqrt_product(sigma_real, sigma_generated)
-    )
-    return float(distance)
+    return frechet_distance_from_statistics(*fid_statistics(real), *fid_statistics(generated))
 
 
 def frechet_classifier_distance(real_images, generated_images, classifier_fn, batch_size=500):

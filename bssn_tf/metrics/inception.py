@@ -84,4 +84,6 @@ def make_inception_extractor(weights="env"):
         features, logits = run(to_inception_input(images))
         return features.numpy(), logits.numpy()
 
-    return FeatureExtractor("inception", features_and_logits)
+    # Other weights, 1000 classes and another last block than the FID Inception.
+    provenance = {"comparable": "not comparable with published FID/IS (Keras ImageNet weights)"}
+    return FeatureExtractor("inception", features_and_logits, provenance)

@@ -14,6 +14,8 @@ STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 # Their cross-replica optimizer update cannot be XLA-compiled.
 JIT_INCOMPATIBLE_STRATEGIES = ("mirrored", "multiworker")
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
+# The names of bssn_tf.metrics.evaluate.EXTRACTORS (tests check that they agree).
+EVAL_EXTRACTORS = ("digits", "fid_inception", "inception")
 # Fields that define the models and their data: a checkpoint made under other
 # values of these cannot be resumed.
 MODEL_FIELDS = ("dataset", "image_size", "arch", "width", "z_dim", "norm", "scale")
@@ -59,6 +61,9 @@ class TrainConfig:
     eval_every: int = 0  # 0 turns evaluation off.
     eval_num_samples: int = 2000
     eval_num_real: int = 2000
+    # digits | fid_inception (weights from $BSSN_FID_INCEPTION_WEIGHTS, tf_legacy
+    # resize) | inception; see bssn_tf.metrics.evaluate.EXTRACTORS.
+    eval_extractor: str = "digits"
     log_every: int = 100
     data_dir: Optional[str] = None
 
@@ -69,6 +74,7 @@ class TrainConfig:
         _check_choice("loss", self.loss, sorted(LOSSES))
         _check_choice("strategy", self.strategy, STRATEGIES)
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        _check_choice("eval_extractor", self.eval_extractor, EVAL_EXTRACTORS)
         for name in ("g_lr", "d_lr", "scale", "width"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):

@@ -106,7 +106,9 @@ def _train_owned(config, strategy, chief, started):
         )
     wall_time_before = keeper.restored_wall_time
     evaluator = (
-        PeriodicEvaluator(config, image_size, start_step) if config.eval_every and chief else None
+        PeriodicEvaluator(config, image_size, start_step, config.eval_extractor)
+        if config.eval_every and chief
+        else None
     )
 
     d_iterator = iter(
