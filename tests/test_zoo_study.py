@@ -1,16 +1,18 @@
-"""run_records and the zoo study script, on hand-written runs with hand-computed numbers."""
+"""run_records and bssn_tf.analysis.study, on hand-written runs with hand-computed numbers."""
 
 import csv
 import json
 import math
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from bssn_tf.analysis import study
 from bssn_tf.io.markdown_block import markers
 from bssn_tf.training.run_records import group_by_setting, mean_std, read_run
-from train import zoo_study
 
 COLUMNS = (
     "step",
@@ -110,9 +112,9 @@ def test_divergence_reasons(tmp_path):
     fine = read_run(write_run(tmp_path, "a", "sn", 0, [50.0, 30.0, 40.0]))
     rising = read_run(write_run(tmp_path, "b", "sn", 1, [50.0, 20.0, 31.0]))
     stopped = read_run(write_run(tmp_path, "c", "sn", 2, [50.0], steps=500))
-    assert zoo_study.diverged(fine, rise_factor=1.5) is None  # 40 <= 1.5 * 30
-    assert "rose from 20 to 31" in zoo_study.diverged(rising, rise_factor=1.5)
-    assert "stopped" in zoo_study.diverged(stopped, rise_factor=1.5)
+    assert study.diverged(fine, rise_factor=1.5) is None  # 40 <= 1.5 * 30
+    assert "rose from 20 to 31" in study.diverged(rising, rise_factor=1.5)
+    assert "stopped" in study.diverged(stopped, rise_factor=1.5)
 
 
 def test_study_table_json_and_readme_block(tmp_path):
@@ -128,23 +130,18 @@ def test_study_table_json_and_readme_block(tmp_path):
         f"# Zoo\nkept above\n\n{begin}\nold\n{end}\nbetween\n{long_begin}\n{long_end}\nkept below\n"
     )
     out_dir = tmp_path / "out"
-    zoo_study.flags.FLAGS(
-        [
-            "zoo_study",
-            f"--runs={runs}/*",
-            f"--out_dir={out_dir}",
-            f"--readme={readme}",
-            "--convergence_min_steps=100",
-        ]
+    study.run_study(
+        study.StudyConfig(
+            runs=f"{runs}/*", out_dir=str(out_dir), readme=str(readme), convergence_min_steps=100
+        )
     )
-    zoo_study.main([])
-    study = json.loads((out_dir / "study.json").read_text())
-    by_norm = {row["norm"]: row for row in study["settings"]}
+    record = json.loads((out_dir / "study.json").read_text())
+    by_norm = {row["norm"]: row for row in record["settings"]}
     assert by_norm["sn"]["fcd"]["mean"] == pytest.approx(25.0)
     assert by_norm["sn"]["fcd"]["std"] == pytest.approx(np.std([30.0, 20.0], ddof=1))
     assert by_norm["bssn"]["fcd"]["mean"] == pytest.approx(12.0)
     assert by_norm["bssn"]["kcd"]["mean"] == pytest.approx(0.012)
-    assert study["varying_flags"] == ["norm", "scale"]
+    assert record["varying_flags"] == ["norm", "scale"]
     text = readme.read_text()
     assert text.startswith("# Zoo\nkept above\n") and text.endswith("kept below\n")
     assert "old" not in text
@@ -165,3 +162,15 @@ def test_study_table_json_and_readme_block(tmp_path):
     assert (
         "| base | sn | - | 2 | 25.00 ± 7.07 | 25.00 ± 7.07 | 200, 200 | -, - | -, 200 | 0/2" in text
     )
+
+
+def test_the_cli_names_a_glob_that_matches_nothing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "train.zoo_study", f"--runs={tmp_path}/none*"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"runs={tmp_path}/none* matches no run directory" in result.stderr

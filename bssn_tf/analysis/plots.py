@@ -1,10 +1,12 @@
-"""The claims' figures, written as PNG atomically (matplotlib's Agg backend, files only)."""
+"""The claims' and the zoo study's figures, as PNG files written atomically (Agg backend)."""
 
 import io
 import math
 import os
+import textwrap
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # before pyplot anywhere: figures go to files only
 
@@ -174,3 +176,34 @@ def plot_quality(cells, lrs, n_dis_values, norm_order, out_dir):
     axis.set_ylabel("final FCD (mean +- std over seeds)")
     axis.legend()
     save_figure(figure, os.path.join(out_dir, "quality_stability_grid.png"))
+
+
+def plot_study_curves(rows, path, describe):
+    """One panel per setting (norm aside); a mean line and a std band per norm."""
+    panels = {}
+    for row in rows:
+        panels.setdefault(describe(row["setting"]), []).append(row)
+    columns = min(2, len(panels))
+    rows_of_panels = -(-len(panels) // columns)
+    figure, axes = plt.subplots(
+        rows_of_panels,
+        columns,
+        squeeze=False,
+        layout="constrained",
+        figsize=(6.5 * columns, 4.2 * rows_of_panels),
+    )
+    for axis in axes.flat[len(panels) :]:
+        axis.set_visible(False)
+    for axis, (title, panel_rows) in zip(axes.flat, panels.items()):
+        for row in panel_rows:
+            length = min(len(curve["fcd"]) for curve in row["curves"])
+            steps = row["curves"][0]["steps"][:length]
+            fcds = np.array([curve["fcd"][:length] for curve in row["curves"]])
+            mean, std = fcds.mean(axis=0), fcds.std(axis=0, ddof=1 if len(fcds) > 1 else 0)
+            label = row["norm"] + ("" if row["scale"] is None else f" c={row['scale']}")
+            axis.plot(steps, mean, marker="o", label=f"{label} (n={len(fcds)})")
+            axis.fill_between(steps, mean - std, mean + std, alpha=0.2)
+        axis.set(xlabel="generator step", ylabel="FCD (lower is better)", yscale="log")
+        axis.set_title(textwrap.fill(title, 60), fontsize=9)
+        axis.legend()
+    save_figure(figure, path)
