@@ -12,19 +12,8 @@ import pytest
 
 from bssn_tf.analysis import study
 from bssn_tf.io.markdown_block import markers
+from bssn_tf.training.evaluation import COLUMNS
 from bssn_tf.training.run_records import group_by_setting, mean_std, read_run
-
-COLUMNS = (
-    "step",
-    "fcd",
-    "kcd",
-    "kcd_std",
-    "classifier_score",
-    "classifier_score_std",
-    "num_samples",
-    "num_real",
-    "extractor",
-)
 
 
 def write_run(root, name, norm, seed, fcds, lr=2e-4, steps=None):
