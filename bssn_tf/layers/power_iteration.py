@@ -8,14 +8,23 @@ single routine means SN, BSN and exact SN share the paper's formulas exactly.
 import contextlib
 import sys
 import threading
+import weakref
 
 from keras import ops
 
-# Hold depth per thread (by thread id). A dict rather than a threading.local,
-# because a replica thread must be able to look up the hold of the thread that
-# runs it (see `power_iteration_held`).
-_held_depths = {}
-_held_depths_lock = threading.Lock()
+
+class _Hold:
+    """One thread's open holds: their depth, and the threads alive at the first."""
+
+    def __init__(self):
+        self.depth = 0
+        self.threads_before = weakref.WeakSet(threading.enumerate())
+
+
+# Thread id -> its _Hold. A dict rather than a threading.local, because a
+# replica thread must look up the hold of the thread that runs it.
+_holds = {}
+_holds_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -30,30 +39,33 @@ def hold_power_iteration():
             d_fake = disc(fake, training=True)      # reads u, leaves it
 
     The hold belongs to the thread that enters it: a training call in another
-    thread (say a serving thread and a training thread) is not held. It also
-    covers the threads that this thread starts and waits for, which is how
-    `tf.distribute.MirroredStrategy.run` runs its replicas. The flag is read
-    when a call is traced, so it works inside `tf.function`/`jit_compile`.
+    thread (say a serving thread beside a training thread) is not held. It
+    also covers threads started during the hold that the holding thread waits
+    for, which is how `tf.distribute.MirroredStrategy.run` runs its replicas.
+    The flag is read when a call is traced, so it works inside
+    `tf.function`/`jit_compile`; a function traced outside the hold keeps
+    advancing `u` when later called inside it.
     """
     thread = threading.get_ident()
-    with _held_depths_lock:
-        _held_depths[thread] = _held_depths.get(thread, 0) + 1
+    with _holds_lock:
+        if thread not in _holds:
+            _holds[thread] = _Hold()
+        hold = _holds[thread]
+        hold.depth += 1
     try:
         yield
     finally:
-        with _held_depths_lock:
-            if _held_depths[thread] == 1:
-                del _held_depths[thread]
-            else:
-                _held_depths[thread] -= 1
+        with _holds_lock:
+            hold.depth -= 1
+            if hold.depth == 0:
+                del _holds[thread]
 
 
 def _is_waiting_on(holder, thread):
-    """True if `holder` is stopped in a frame whose locals hold `thread`.
+    """True if thread id `holder` is stopped in a frame whose locals refer to `thread`.
 
     A thread that runs work in threads it started and waits for them (as
-    MirroredStrategy does) keeps those thread objects in its locals; a thread
-    that merely happens to hold at the same time does not.
+    MirroredStrategy does) keeps those thread objects in its locals.
     """
     frame = sys._current_frames().get(holder)
     while frame is not None:
@@ -67,13 +79,13 @@ def _is_waiting_on(holder, thread):
 
 
 def power_iteration_held():
-    """True inside `hold_power_iteration()` entered in this thread or in the thread running it."""
+    """True inside `hold_power_iteration()` in this thread, or in the thread running this one."""
     current = threading.current_thread()
-    with _held_depths_lock:
-        holders = [thread for thread in _held_depths if thread != current.ident]
-        if current.ident in _held_depths:
+    with _holds_lock:
+        if current.ident in _holds:
             return True
-    return any(_is_waiting_on(holder, current) for holder in holders)
+        parents = [holder for holder, hold in _holds.items() if current not in hold.threads_before]
+    return any(_is_waiting_on(holder, current) for holder in parents)
 
 
 def l2_normalize(x, eps):
