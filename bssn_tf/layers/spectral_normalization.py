@@ -62,8 +62,10 @@ _WRAPPER_OF = weakref.WeakKeyDictionary()
 
 
 def _check_not_wrapped(layer):
-    """Raises a ValueError if `layer` is a wrapper or already inside one of ours."""
-    if isinstance(layer, keras.layers.Wrapper):
+    """Raises a ValueError if `layer` wraps a kernel layer or is already inside one of ours."""
+    if isinstance(layer, keras.layers.Wrapper) and isinstance(
+        layer.layer, kernel_layout.SUPPORTED_LAYERS
+    ):
         raise ValueError(
             f"Layer {layer.name!r} is already a {type(layer).__name__} wrapper; "
             f"wrap the layer inside it once, not the wrapper."
