@@ -10,4 +10,5 @@ cd "$(dirname "$0")/.."
 ruff format --check --quiet .
 ruff check --quiet .
 KERAS_BACKEND=tensorflow python -m pytest -q -p no:cacheprovider tests "$@"
-KERAS_BACKEND=jax python -m pytest -q -p no:cacheprovider tests/test_layers.py
+KERAS_BACKEND=jax python -m pytest -q -p no:cacheprovider tests/test_layers.py \
+  tests/test_power_iteration.py tests/test_kernel_layout.py

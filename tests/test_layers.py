@@ -3,6 +3,9 @@
 Backend-agnostic: CI runs this file under the TensorFlow and JAX backends.
 """
 
+import gc
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -295,6 +298,10 @@ def test_zero_kernel_gives_finite_outputs():
         (dict(power_iterations=1.5), "power_iterations=1.5"),
         (dict(eps=0.0), "eps=0.0"),
         (dict(eps=-1e-3), "eps=-0.001"),
+        (dict(scale=np.float32("nan")), "scale=np.float32(nan)"),
+        (dict(scale=np.True_), "scale=np.True_"),
+        (dict(power_iterations=np.float64(2.0)), "power_iterations=np.float64(2.0)"),
+        (dict(mode=np.int64(1)), "mode=np.int64(1)"),
     ],
 )
 def test_invalid_arguments_raise_value_error_naming_the_value(kwargs, needle):
@@ -493,3 +500,99 @@ def test_exact_mode_on_matrix_layers_is_plain_sn(make):
     np.testing.assert_allclose(
         float(to_numpy(wrapper.spectral_norms()["sigma"])), top_singular_value(kernel), rtol=1e-3
     )
+
+
+def test_numpy_scalar_arguments_act_as_python_numbers_and_serialize():
+    keras.utils.set_random_seed(17)
+    x = np.random.default_rng(17).normal(size=(2, 4)).astype("float32")
+    numpy_args = SpectralNormalization(
+        layers.Dense(3),
+        mode=np.str_("bsn"),
+        scale=np.float32(2.0),
+        power_iterations=np.int64(2),
+        eps=np.float64(1e-12),
+    )
+    python_args = SpectralNormalization(layers.Dense(3), mode="bsn", scale=2.0, power_iterations=2)
+    numpy_args(x)
+    python_args(x)
+    python_args.set_weights(numpy_args.get_weights())
+    np.testing.assert_array_equal(
+        to_numpy(numpy_args(x, training=True)), to_numpy(python_args(x, training=True))
+    )
+    config = numpy_args.get_config()
+    assert [type(config[k]) for k in ("mode", "scale", "power_iterations", "eps")] == [
+        str,
+        float,
+        int,
+        float,
+    ]
+    restored = SpectralNormalization.from_config(json.loads(json.dumps(config)))
+    assert (restored.mode, restored.scale, restored.power_iterations) == ("bsn", 2.0, 2)
+
+
+def test_exact_mode_refuses_a_call_at_another_spatial_size():
+    keras.utils.set_random_seed(18)
+    wrapper = ExactSN(layers.Conv2D(2, 3, padding="same", use_bias=False))
+    wrapper(np.zeros((1, 8, 8, 1), "float32"))
+    with pytest.raises(ValueError) as info:
+        wrapper(np.zeros((1, 16, 16, 1), "float32"))
+    assert "(8, 8)" in str(info.value) and "(16, 16)" in str(info.value)
+    # Another batch size at the build size is the same operator, so it is accepted.
+    assert tuple(wrapper(np.ones((3, 8, 8, 1), "float32")).shape) == (3, 8, 8, 2)
+    # The reshape norm does not depend on the input size: SN takes any size.
+    reshape_sn = SN(layers.Conv2D(2, 3, padding="same"))
+    reshape_sn(np.zeros((1, 8, 8, 1), "float32"))
+    assert tuple(reshape_sn(np.zeros((1, 16, 16, 1), "float32")).shape) == (1, 16, 16, 2)
+
+
+def power_step_matrices(wrapper, in_shape):
+    """The numpy matrices whose power step each stored u follows, by u name."""
+    if wrapper.mode == "exact":
+        return {"u": explicit_operator(wrapper.layer, in_shape)}
+    fan_in, fan_out = reshapes(to_numpy(wrapper.layer.kernel), False)
+    return {"u": fan_in, "u2": fan_out} if wrapper.mode == "bsn" else {"u": fan_in}
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 0.0], ids=["nan", "inf", "zero"])
+@pytest.mark.parametrize("mode", ["sn", "bsn", "exact"])
+def test_a_bad_kernel_never_reaches_u_and_training_recovers(mode, bad):
+    keras.utils.set_random_seed(19)
+    in_shape = (5, 5, 2)
+    wrapper = SpectralNormalization(layers.Conv2D(3, 3, padding="same", use_bias=False), mode=mode)
+    x = np.random.default_rng(19).normal(size=(1,) + in_shape).astype("float32")
+    run_training_calls(wrapper, x, 1)
+    good = to_numpy(wrapper.layer.kernel).astype("float32")
+    names = sorted(power_step_matrices(wrapper, in_shape))
+    before = {name: to_numpy(getattr(wrapper, name)) for name in names}
+    wrapper.layer.kernel.assign(np.full_like(good, bad))
+    run_training_calls(wrapper, x, 2)
+    for name in names:
+        np.testing.assert_array_equal(to_numpy(getattr(wrapper, name)), before[name])
+    wrapper.layer.kernel.assign(good)
+    run_training_calls(wrapper, x, 1)
+    # One compiled training call from the kept u is the reference power step.
+    for name, matrix in power_step_matrices(wrapper, in_shape).items():
+        u = before[name].reshape(1, -1)
+        v = u @ matrix.T
+        v /= np.linalg.norm(v) + 1e-12
+        expected = v @ matrix
+        expected /= np.linalg.norm(expected) + 1e-12
+        np.testing.assert_allclose(
+            to_numpy(getattr(wrapper, name)).reshape(1, -1), expected, rtol=1e-4, atol=1e-5
+        )
+
+
+def test_a_layer_is_wrapped_once_only():
+    inner = layers.Dense(3, name="inner")
+    outer = SN(inner, name="outer")
+    with pytest.raises(ValueError, match="'inner' is already wrapped by 'outer'"):
+        BSSN(inner)
+    with pytest.raises(ValueError, match="'outer' is already a SpectralNormalization wrapper"):
+        SN(outer)
+    keras_wrapper = keras.layers.SpectralNormalization(layers.Dense(2), name="keras_sn")
+    with pytest.raises(ValueError, match="'keras_sn' is already a SpectralNormalization wrapper"):
+        SN(keras_wrapper)
+    # The refusal lasts as long as the wrapper: once it is gone the layer is free.
+    del outer
+    gc.collect()
+    assert SN(inner).layer is inner

@@ -147,7 +147,7 @@ def test_mirrored_strategy_u_identical_on_replicas_and_equal_to_single_device():
     )
 
 
-def test_saved_model_export_round_trip_gives_identical_outputs(tmp_path):
+def test_saved_model_export_round_trip_gives_matching_outputs(tmp_path):
     model = keras.Sequential(
         [
             keras.Input((8, 8, 1)),
@@ -162,7 +162,10 @@ def test_saved_model_export_round_trip_gives_identical_outputs(tmp_path):
     path = str(tmp_path / "exported")
     model.export(path, format="tf_saved_model", verbose=False)
     reloaded = tf.saved_model.load(path)
-    np.testing.assert_array_equal(reloaded.serve(x).numpy(), model(x).numpy())
+    # The SavedModel's graph and the eager call may split the convolutions'
+    # sums differently over threads: outputs near 0.3-0.5 then differ by an
+    # ulp or two (1.2e-7 was seen), hence the tolerance rather than equality.
+    np.testing.assert_allclose(reloaded.serve(x).numpy(), model(x).numpy(), rtol=1e-6, atol=1e-6)
     before = model.layers[0].u.numpy()
     reloaded.serve(x)
     np.testing.assert_array_equal(model.layers[0].u.numpy(), before)
@@ -188,3 +191,63 @@ def test_mixed_precision_model_under_xla_keeps_float32_state(policy):
             np.testing.assert_allclose(
                 wrapper_mixed.u.numpy(), wrapper_ref.u.numpy(), rtol=1e-5, atol=1e-6
             )
+
+
+def replica_values(variable):
+    """The per-replica values of a mirrored variable (one value without a strategy)."""
+    values = getattr(variable.value, "values", None)
+    return [v.numpy() for v in values] if values is not None else [variable.numpy()]
+
+
+@pytest.mark.parametrize("in_function", [False, True], ids=["eager", "tf_function"])
+def test_hold_entered_in_the_main_thread_holds_mirrored_replica_threads(in_function):
+    devices = tf.config.list_logical_devices("CPU")
+    assert len(devices) >= 2, "tests/conftest.py must split the CPU into 2 logical devices"
+    strategy = tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+    with strategy.scope():
+        model = small_discriminator(5)
+    real, _ = batches()[0]
+    dataset = tf.data.Dataset.from_tensors(real).unbatch().batch(4)
+    (batch,) = list(strategy.experimental_distribute_dataset(dataset))
+
+    def make_run():
+        run = lambda x: strategy.run(lambda x: model(x, training=True), args=(x,))
+        # A fresh tf.function per use: the hold is read when a call is traced.
+        return tf.function(run) if in_function else run
+
+    wrappers = [layer for layer in model.layers if hasattr(layer, "u")]
+    start = [replica_values(w.u) for w in wrappers]
+    with hold_power_iteration():
+        make_run()(batch)
+    for wrapper, values in zip(wrappers, start):
+        for replica, value in zip(replica_values(wrapper.u), values):
+            np.testing.assert_array_equal(replica, value)
+    make_run()(batch)
+    for wrapper, values in zip(wrappers, start):
+        replicas = replica_values(wrapper.u)
+        assert len(replicas) == 2
+        np.testing.assert_array_equal(replicas[0], replicas[1])
+        assert not np.allclose(replicas[0], values[0])
+
+
+def test_nan_kernel_under_xla_leaves_u_and_u2_unchanged():
+    keras.utils.set_random_seed(6)
+    wrapper = BSSN(layers.Conv2D(4, 3, padding="same"), scale=1.2)
+    x = batches()[0][0]
+    wrapper(x)
+    good = wrapper.layer.kernel.numpy()
+    before = [wrapper.u.numpy(), wrapper.u2.numpy()]
+    call = tf.function(lambda: wrapper(x, training=True), jit_compile=True)
+    wrapper.layer.kernel.assign(np.full_like(good, np.nan))
+    call()
+    np.testing.assert_array_equal(wrapper.u.numpy(), before[0])
+    np.testing.assert_array_equal(wrapper.u2.numpy(), before[1])
+    wrapper.layer.kernel.assign(good)
+    call()
+    matrix = good.reshape(-1, 4)
+    v = before[0] @ matrix.T
+    v /= np.linalg.norm(v) + 1e-12
+    expected = v @ matrix
+    expected /= np.linalg.norm(expected) + 1e-12
+    # float32 XLA against numpy on a 9x4 matrix: a few ulps.
+    np.testing.assert_allclose(wrapper.u.numpy(), expected, rtol=1e-5, atol=1e-6)

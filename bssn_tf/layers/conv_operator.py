@@ -67,6 +67,25 @@ def check_exact_supported(layer, input_shape):
         )
 
 
+def check_input_shape(layer, build_shape, input_shape):
+    """Raises a ValueError when a call's known sizes differ from the build-time ones.
+
+    Exact SN's norm is that of the convolution at the build-time input shape; at
+    another spatial size the operator, and its norm, are different.
+    """
+    mismatched = any(
+        built is not None and given is not None and built != given
+        for built, given in zip(build_shape[1:], input_shape[1:])
+    )
+    if mismatched or len(build_shape) != len(input_shape):
+        raise ValueError(
+            f"mode='exact' layer {layer.name!r} was built for spatial size "
+            f"{_spatial(build_shape, layer.data_format)} (input shape {build_shape}) and "
+            f"its norm holds for that size only; got spatial size "
+            f"{_spatial(input_shape, layer.data_format)} (input shape {input_shape})."
+        )
+
+
 def linear_operator(layer, input_shape):
     """Returns `(apply, adjoint)` for the layer's convolution, bias excluded.
 

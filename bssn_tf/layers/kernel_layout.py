@@ -5,6 +5,11 @@ channels as columns, shape `(prod(k) * c_in, c_out)`, and `fan_out_matrix`
 with the input channels as columns, shape `(prod(k) * c_out, c_in)`.
 Transposed convolutions store their kernel as `(k..., c_out, c_in)`, so their
 channel axes are swapped back first.
+
+The power iteration only needs the products `u @ M.T` and `v @ M`.
+`fan_in_operator` and `fan_out_operator` compute them from the kernel as
+stored, one matrix per kernel tap, so that no transposed copy of the kernel is
+made, neither in the forward pass nor in its gradient.
 """
 
 import keras
@@ -76,3 +81,49 @@ def fan_out_matrix(kernel, layer):
     """The BSN reshape, `(prod(k) * c_out, c_in)`."""
     kernel = _swap_channel_axes(_output_channels_last(kernel, layer))
     return ops.reshape(kernel, (-1, kernel.shape[-1]))
+
+
+def _last_axis_operator(kernel):
+    """`(apply, adjoint)` of `M = reshape(kernel, (-1, kernel.shape[-1]))`."""
+    matrix = ops.reshape(kernel, (-1, kernel.shape[-1]))
+
+    def apply(u):
+        return ops.reshape(ops.matmul(matrix, ops.reshape(u, (-1, 1))), (1, -1))
+
+    def adjoint(v):
+        return ops.matmul(v, matrix)
+
+    return apply, adjoint
+
+
+def _second_last_axis_operator(kernel):
+    """`(apply, adjoint)` of `M = reshape(swap_last_two(kernel), (-1, kernel.shape[-2]))`.
+
+    Row `(t, j)` of M is column j of tap t, so `u @ M.T` is `u @ tap` per tap,
+    and `v @ M` sums `tap @ v_t` over the taps.
+    """
+    rows, columns = kernel.shape[-2], kernel.shape[-1]
+    taps = ops.reshape(kernel, (-1, rows, columns))
+
+    def apply(u):
+        return ops.reshape(ops.matmul(u, taps), (1, -1))
+
+    def adjoint(v):
+        per_tap = ops.matmul(taps, ops.reshape(v, (-1, columns, 1)))
+        return ops.reshape(ops.sum(per_tap, axis=0), (1, rows))
+
+    return apply, adjoint
+
+
+def fan_in_operator(kernel, layer):
+    """`(u -> u @ M.T, v -> v @ M)` for `M = fan_in_matrix(kernel, layer)`."""
+    if isinstance(layer, TRANSPOSED_CONVOLUTIONS):
+        return _second_last_axis_operator(kernel)
+    return _last_axis_operator(kernel)
+
+
+def fan_out_operator(kernel, layer):
+    """`(u -> u @ M.T, v -> v @ M)` for `M = fan_out_matrix(kernel, layer)`."""
+    if isinstance(layer, TRANSPOSED_CONVOLUTIONS):
+        return _last_axis_operator(kernel)
+    return _second_last_axis_operator(kernel)

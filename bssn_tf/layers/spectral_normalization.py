@@ -9,51 +9,74 @@ instead overwrites the kernel in place, which is a different algorithm.
 
 import contextlib
 import math
+import numbers
+import weakref
 
 import keras
+import numpy as np
 from keras import ops
 
 from bssn_tf.layers import conv_operator, kernel_layout
-from bssn_tf.layers.power_iteration import estimate_spectral_norm, power_iteration_held
+from bssn_tf.layers.power_iteration import (
+    estimate_spectral_norm,
+    finite_nonzero_or_previous,
+    power_iteration_held,
+)
 
 MODES = ("sn", "bsn", "exact")
 
 
-def _check_arguments(mode, scale, power_iterations, eps):
-    if mode not in MODES:
+def _number(value, kind):
+    """`value` as a Python `kind` (float or int), or None if it is not one.
+
+    numpy scalars are accepted and converted: plain Python types keep
+    `get_config()` JSON-serializable.
+    """
+    accepted = numbers.Integral if kind is int else numbers.Real
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, accepted):
+        return None
+    return kind(value)
+
+
+def _checked_arguments(mode, scale, power_iterations, eps):
+    """The arguments as plain Python values; raises ValueError naming a bad one."""
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got mode={mode!r}.")
-    if (
-        isinstance(scale, bool)
-        or not isinstance(scale, (int, float))
-        or not (math.isfinite(scale) and scale > 0)
-    ):
+    checked_scale = _number(scale, float)
+    if checked_scale is None or not (math.isfinite(checked_scale) and checked_scale > 0):
         raise ValueError(f"scale must be a finite number > 0; got scale={scale!r}.")
-    if (
-        isinstance(power_iterations, bool)
-        or not isinstance(power_iterations, int)
-        or (power_iterations < 1)
-    ):
+    checked_iterations = _number(power_iterations, int)
+    if checked_iterations is None or checked_iterations < 1:
         raise ValueError(
             f"power_iterations must be an integer >= 1; got power_iterations={power_iterations!r}."
         )
-    if (
-        isinstance(eps, bool)
-        or not isinstance(eps, (int, float))
-        or not (math.isfinite(eps) and eps > 0)
-    ):
+    checked_eps = _number(eps, float)
+    if checked_eps is None or not (math.isfinite(checked_eps) and checked_eps > 0):
         raise ValueError(f"eps must be a finite number > 0; got eps={eps!r}.")
+    return str(mode), checked_scale, checked_iterations, checked_eps
 
 
-def _matrix_operator(matrix):
-    """`(apply, adjoint)` of a reshaped kernel: `u -> u @ M.T` and `v -> v @ M`."""
+# Inner layer -> weak reference to the wrapper around it, so that a layer is
+# wrapped once only; a wrapper that was garbage-collected releases its layer.
+_WRAPPER_OF = weakref.WeakKeyDictionary()
 
-    def apply(u):
-        return ops.matmul(u, ops.transpose(matrix))
 
-    def adjoint(v):
-        return ops.matmul(v, matrix)
-
-    return apply, adjoint
+def _check_not_wrapped(layer):
+    """Raises a ValueError if `layer` wraps a kernel layer or is already inside one of ours."""
+    if isinstance(layer, keras.layers.Wrapper) and isinstance(
+        layer.layer, kernel_layout.SUPPORTED_LAYERS
+    ):
+        raise ValueError(
+            f"Layer {layer.name!r} is already a {type(layer).__name__} wrapper; "
+            f"wrap the layer inside it once, not the wrapper."
+        )
+    wrapper = _WRAPPER_OF.get(layer)
+    wrapper = wrapper() if wrapper is not None else None
+    if wrapper is not None:
+        raise ValueError(
+            f"Layer {layer.name!r} is already wrapped by {wrapper.name!r}; "
+            f"a layer can be spectrally normalized once only."
+        )
 
 
 @keras.saving.register_keras_serializable(package="bssn_tf")
@@ -73,13 +96,17 @@ class SpectralNormalization(keras.layers.Wrapper):
       eps: added to vector norms, and the floor of sigma, so that a zero
         kernel gives finite outputs.
 
-    `u` advances only in training-mode calls outside `hold_power_iteration()`.
+    `u` advances only in training-mode calls outside `hold_power_iteration()`,
+    and never to a non-finite or all-zero vector (the old `u` is kept then).
     Every call, training or not, runs the power step from the stored `u`
-    (as the reference code does) to get sigma.
+    (as the reference code does) to get sigma. In exact mode, calls must have
+    the build-time input shape, since the operator's norm depends on it.
+    A layer can be wrapped once only.
     """
 
     def __init__(self, layer, mode="sn", scale=1.0, power_iterations=1, eps=1e-12, **kwargs):
-        _check_arguments(mode, scale, power_iterations, eps)
+        mode, scale, power_iterations, eps = _checked_arguments(mode, scale, power_iterations, eps)
+        _check_not_wrapped(layer)
         kernel_layout.check_supported(layer)
         kwargs.pop("autocast", None)
         kwargs["dtype"] = "float32"
@@ -88,9 +115,10 @@ class SpectralNormalization(keras.layers.Wrapper):
         # layer keeps its own policy and autocasts its own computation.
         super().__init__(layer, autocast=False, **kwargs)
         self.mode = mode
-        self.scale = float(scale)
+        self.scale = scale
         self.power_iterations = power_iterations
-        self.eps = float(eps)
+        self.eps = eps
+        _WRAPPER_OF[layer] = weakref.ref(self)
 
     def build(self, input_shape=None):
         super().build(input_shape)
@@ -102,6 +130,7 @@ class SpectralNormalization(keras.layers.Wrapper):
         if uses_operator:
             conv_operator.check_exact_supported(self.layer, input_shape)
             self._apply, self._adjoint = conv_operator.linear_operator(self.layer, input_shape)
+            self._operator_input_shape = tuple(input_shape)
             self.u = self._add_u("u", (1,) + tuple(input_shape[1:]))
         else:
             self._apply = None
@@ -138,12 +167,11 @@ class SpectralNormalization(keras.layers.Wrapper):
                 self.eps,
             )
             return {"sigma": sigma}, [(self.u, u_new)]
-        matrices = [(self.u, kernel_layout.fan_in_matrix(kernel, self.layer))]
+        operators = [(self.u, kernel_layout.fan_in_operator(kernel, self.layer))]
         if self.mode == "bsn":
-            matrices.append((self.u2, kernel_layout.fan_out_matrix(kernel, self.layer)))
+            operators.append((self.u2, kernel_layout.fan_out_operator(kernel, self.layer)))
         sigmas, updates = [], []
-        for u, matrix in matrices:
-            apply, adjoint = _matrix_operator(matrix)
+        for u, (apply, adjoint) in operators:
             u_new, sigma = estimate_spectral_norm(
                 apply, adjoint, u, self.power_iterations, self.eps
             )
@@ -158,7 +186,8 @@ class SpectralNormalization(keras.layers.Wrapper):
         }, updates
 
     def _normalize(self, kernel, sigma):
-        return self.scale * ops.cast(kernel, "float32") / ops.maximum(sigma, self.eps)
+        # One pass over the kernel: the scalar factor is formed first.
+        return ops.cast(kernel, "float32") * (self.scale / ops.maximum(sigma, self.eps))
 
     def normalized_kernel(self):
         """`scale * W / sigma` from the current state; changes no state."""
@@ -183,11 +212,15 @@ class SpectralNormalization(keras.layers.Wrapper):
             object.__setattr__(self.layer, self._kernel_attribute, original)
 
     def call(self, inputs, training=None):
+        if self._apply is not None:
+            conv_operator.check_input_shape(
+                self.layer, self._operator_input_shape, tuple(inputs.shape)
+            )
         kernel = self._raw_kernel
         sigmas, updates = self._sigmas(kernel)
         if training and not power_iteration_held():
             for u, u_new in updates:
-                u.assign(u_new)
+                u.assign(finite_nonzero_or_previous(u_new, u))
         normalized = ops.cast(self._normalize(kernel, sigmas["sigma"]), self.layer.compute_dtype)
         with self._kernel_replaced_by(normalized):
             return self.layer(inputs)
