@@ -27,6 +27,12 @@ _NORM = flags.DEFINE_string(
 _SCALE = flags.DEFINE_float(
     "scale", DEFAULT_BSSN_SCALE, "Scale c of ssn/bssn (ignored by the others)."
 )
+_NUM_CLASSES = flags.DEFINE_integer(
+    "num_classes",
+    0,
+    "0: unconditional. Else the dataset's number of classes: conditional BatchNorm in G, "
+    "a projection discriminator, real labels from the dataset's label feature.",
+)
 _LOSS = flags.DEFINE_string("loss", "hinge", "hinge | ns (non-saturating).")
 _STEPS = flags.DEFINE_integer("steps", 100_000, "Generator steps to reach.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.")
@@ -71,6 +77,7 @@ def config_from_flags():
         z_dim=_Z_DIM.value,
         norm=_NORM.value,
         scale=_SCALE.value,
+        num_classes=_NUM_CLASSES.value,
         loss=_LOSS.value,
         steps=_STEPS.value,
         batch_size=_BATCH_SIZE.value,

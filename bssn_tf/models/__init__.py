@@ -2,11 +2,13 @@
 
 from bssn_tf.models.architectures import ARCHS, build_discriminator, build_generator
 from bssn_tf.models.cnn import cnn_discriminator, cnn_generator
+from bssn_tf.models.conditional import ConditionalBatchNormalization
 from bssn_tf.models.normalization import NORMS, normalized, spectral_layers
 from bssn_tf.models.resnet import GlobalSumPooling2D, resnet_discriminator, resnet_generator
 
 __all__ = [
     "ARCHS",
+    "ConditionalBatchNormalization",
     "NORMS",
     "GlobalSumPooling2D",
     "build_discriminator",

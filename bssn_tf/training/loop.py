@@ -20,6 +20,9 @@ from bssn_tf.training.samples import write_sample_grid
 from bssn_tf.training.strategies import is_chief, make_strategy
 
 SAMPLE_GRID_SIZE = 64
+# Conditional runs: one row of SAMPLE_GRID_COLUMNS samples per class, at most SAMPLE_GRID_ROWS.
+SAMPLE_GRID_COLUMNS = 8
+SAMPLE_GRID_ROWS = 10
 LOG_DIR = "logs"
 
 
@@ -87,6 +90,7 @@ def train(config):
         image_size=image_size,
         limit=config.batch_size,
         data_dir=config.data_dir,
+        with_labels=bool(config.num_classes),
     )
     diagnostic_z = inputs.latent_batch(
         config.seed, inputs.SAMPLE_STREAM, 1, config.batch_size, config.z_dim
@@ -94,6 +98,21 @@ def train(config):
     sample_z = inputs.latent_batch(
         config.seed, inputs.SAMPLE_STREAM, 0, SAMPLE_GRID_SIZE, config.z_dim
     )
+    sample_columns = None
+    if config.num_classes:
+        diagnostic_z = (
+            diagnostic_z,
+            inputs.label_batch(
+                config.seed, inputs.SAMPLE_STREAM, 1, config.batch_size, config.num_classes
+            ),
+        )
+        # One row per class (the first SAMPLE_GRID_ROWS classes), the same z in every row.
+        rows = min(config.num_classes, SAMPLE_GRID_ROWS)
+        sample_z = (
+            tf.tile(sample_z[:SAMPLE_GRID_COLUMNS], [rows, 1]),
+            tf.repeat(tf.range(rows, dtype=tf.int32), SAMPLE_GRID_COLUMNS),
+        )
+        sample_columns = SAMPLE_GRID_COLUMNS
     writer = (
         tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR))
         if chief
@@ -123,11 +142,17 @@ def train(config):
                 _write_summaries(step, outputs, values, trainer)
                 progress.report(step, losses)
             if chief and config.sample_every and (step % config.sample_every == 0 or last):
-                write_sample_grid(config.model_dir, step, trainer.generate(sample_z).numpy())
+                write_sample_grid(
+                    config.model_dir, step, trainer.generate(sample_z).numpy(), sample_columns
+                )
             if evaluator and (step % config.eval_every == 0 or last):
                 results = evaluator.evaluate(step, trainer.generate)
                 summaries.scalar("eval/fcd", results["fcd"], step=step)
                 summaries.scalar("eval/classifier_score", results["classifier_score"], step=step)
+                if config.num_classes:
+                    summaries.scalar(
+                        "eval/class_consistency", results["class_consistency"], step=step
+                    )
                 if results["best"]:
                     export_generator(
                         trainer.generator,
@@ -144,6 +169,7 @@ def train(config):
                             },
                         ),
                         folder=BEST_EXPORT_DIR,
+                        num_classes=config.num_classes,
                     )
             if step % config.checkpoint_every == 0 or last:
                 keeper.save()
@@ -151,7 +177,13 @@ def train(config):
 
     export_dir = None
     if chief:
-        export_dir = export_generator(trainer.generator, config.z_dim, config.model_dir, card(step))
+        export_dir = export_generator(
+            trainer.generator,
+            config.z_dim,
+            config.model_dir,
+            card(step),
+            num_classes=config.num_classes,
+        )
     return {
         "steps": step,
         "start_step": start_step,

@@ -1,5 +1,6 @@
 """model_dir bookkeeping: refusing foreign checkpoints, and writing files atomically."""
 
+import dataclasses
 import json
 import os
 
@@ -28,10 +29,13 @@ def claim_model_dir(config, write):
     if os.path.exists(path):
         with open(path) as handle:
             stored = json.load(handle).get("model", {})
+        # A field added after the run was made has its default there.
+        defaults = {field.name: field.default for field in dataclasses.fields(config)}
+        stored = {name: stored.get(name, defaults[name]) for name in wanted}
         differing = [
-            f"{name}={stored.get(name)!r} (now {wanted[name]!r})"
+            f"{name}={stored[name]!r} (now {wanted[name]!r})"
             for name in wanted
-            if stored.get(name) != wanted[name]
+            if stored[name] != wanted[name]
         ]
         if differing and has_checkpoint:
             raise ConfigError(
