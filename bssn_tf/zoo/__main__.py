@@ -4,6 +4,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from bssn_tf import zoo
 from bssn_tf.io import write_grid_png
 from bssn_tf.zoo import registry
@@ -26,9 +28,26 @@ def show_card(args):
 
 
 def sample(args):
-    images = zoo.load(args.name).sample(args.num, seed=args.seed)
-    write_grid_png(args.out, images)
-    print(f"wrote {args.num} samples of {args.name} (seed {args.seed}) to {args.out}")
+    generator = zoo.load(args.name)
+    if args.label is not None or not generator.num_classes:
+        labels = None if args.label is None else [args.label] * args.num
+        images = generator.sample(args.num, seed=args.seed, labels=labels)
+        write_grid_png(args.out, images)
+        of_class = "" if args.label is None else f" of class {args.label}"
+        print(f"wrote {args.num} samples{of_class} of {args.name} (seed {args.seed}) to {args.out}")
+        return
+    # A conditional model without --label: one row per class, the same latents in every row.
+    per_class = max(1, args.num // generator.num_classes)
+    z = zoo.latents(per_class, args.seed, generator.z_dim)
+    images = generator(
+        np.tile(z, (generator.num_classes, 1)),
+        np.repeat(np.arange(generator.num_classes), per_class),
+    )
+    write_grid_png(args.out, images, columns=per_class)
+    print(
+        f"wrote {generator.num_classes} rows (one per class) of {per_class} samples of "
+        f"{args.name} (seed {args.seed}) to {args.out}"
+    )
 
 
 def verify(args):
@@ -62,6 +81,13 @@ def parse_args(argv):
     grid.add_argument("--num", type=positive_int, default=64)
     grid.add_argument("--seed", type=int, default=0)
     grid.add_argument("--out", default="grid.png")
+    grid.add_argument(
+        "--label",
+        type=int,
+        default=None,
+        help="class of every sample (conditional models); without it they get one row per "
+        "class of --num // num_classes samples",
+    )
     grid.set_defaults(run=sample)
     check = commands.add_parser(
         "verify", help="check every file of the named (default: all) models"
