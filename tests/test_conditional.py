@@ -18,6 +18,7 @@ from bssn_tf.metrics.conditional import (
     evaluate_conditional_generator,
     intra_class_fcd_from_activations,
 )
+from bssn_tf.metrics.export_evaluation import ExportEvaluationConfig, evaluate_export
 from bssn_tf.metrics.feature_extractor import FeatureExtractor
 from bssn_tf.metrics.labeled_digits import load_images_and_labels
 from bssn_tf.models import (
@@ -31,7 +32,7 @@ from bssn_tf.training import ConfigError, GANTrainer, TrainConfig, inputs
 from bssn_tf.training.export import export_generator
 from bssn_tf.training.run_directory import claim_model_dir
 from bssn_tf.zoo import __main__ as zoo_cli
-from bssn_tf.zoo import integrity
+from bssn_tf.zoo.publish import PublishConfig, publish
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
@@ -183,11 +184,6 @@ def exported_conditional(tmp_path):
     keras.utils.set_random_seed(0)
     generator = build_generator("cnn", 28, 1, 8, 0.125, num_classes=10)
     export = export_generator(generator, 8, str(tmp_path), {"steps": 0}, num_classes=10)
-    card_path = os.path.join(export, integrity.CARD)
-    with open(card_path) as handle:
-        card = json.load(handle)
-    with open(card_path, "w") as handle:
-        json.dump(dict(card, files=integrity.file_checksums(export)), handle)
     return generator, export
 
 
@@ -217,13 +213,8 @@ def test_unconditional_models_refuse_labels(tmp_path):
     keras.utils.set_random_seed(0)
     generator = build_generator("cnn", 28, 1, 8, 0.125)
     export = export_generator(generator, 8, str(tmp_path), {"steps": 0})
-    card_path = os.path.join(export, integrity.CARD)
-    with open(card_path) as handle:
-        card = json.load(handle)
-    assert card["num_classes"] == 0
-    with open(card_path, "w") as handle:
-        json.dump(dict(card, files=integrity.file_checksums(export)), handle)
     loaded = zoo.load(export)
+    assert loaded.card["num_classes"] == 0 and loaded.num_classes == 0
     with pytest.raises(ValueError, match="unconditional; it takes no labels"):
         loaded(zoo.latents(2, 0, 8), [1, 2])
 
@@ -430,13 +421,38 @@ def test_tiny_conditional_train_gan_run_exports_and_reloads(tmp_path):
         rows = handle.read().splitlines()
     assert rows[0].endswith(",class_consistency") and len(rows) == 3
     for folder in ("export", "best_export"):
-        export = model_dir / folder
-        card_path = export / integrity.CARD
-        card = json.loads(card_path.read_text())
-        assert card["num_classes"] == 10 and card["flags"]["num_classes"] == 10
-        card_path.write_text(json.dumps(dict(card, files=integrity.file_checksums(export))))
-        images = zoo.load(str(export)).sample(10, seed=1, labels=np.arange(10))
+        loaded = zoo.load(str(model_dir / folder))
+        assert loaded.card["num_classes"] == 10 and loaded.card["flags"]["num_classes"] == 10
+        images = loaded.sample(10, seed=1, labels=np.arange(10))
         assert images.shape == (10, 28, 28, 1) and np.all(np.abs(images) <= 1.0)
     # One row of 8 samples per class.
     grid = tf.io.decode_png((model_dir / "samples" / "step_0000004.png").read_bytes())
     assert grid.shape == (280, 224, 1)
+
+    # Published, the card carries the conditional metrics and the reference has labels.
+    zoo_dir = str(tmp_path / "zoo")
+    card = publish(PublishConfig(str(model_dir), "tiny_cond", zoo_dir, 40, "", "final"))
+    assert 0.0 <= card["metrics"]["class_consistency"] <= 1.0
+    assert card["metrics"]["num_per_class"] == 100
+    assert len(card["metrics"]["intra_class_fcd_per_class"]) == 10
+    published = zoo.load(os.path.join(zoo_dir, "tiny_cond"))
+    with np.load(os.path.join(zoo_dir, "tiny_cond", "reference_output.npz")) as reference:
+        np.testing.assert_array_equal(reference["labels"], np.arange(8) % 10)
+        # The same SavedModel run twice on the same inputs.
+        np.testing.assert_allclose(
+            published(reference["z"], reference["labels"]), reference["images"], atol=1e-6
+        )
+    assert tf.io.decode_png(
+        open(os.path.join(zoo_dir, "tiny_cond", "samples.png"), "rb").read()
+    ).shape == (280, 224, 1)
+
+    # The evaluation library scores the export with the conditional metrics too.
+    output = str(tmp_path / "eval.json")
+    results = evaluate_export(
+        ExportEvaluationConfig(
+            model_dir=str(model_dir), num_samples=20, num_per_class=3, output=output
+        )
+    )
+    assert results["num_per_class"] == 3 and 0.0 <= results["class_consistency"] <= 1.0
+    with open(output) as handle:
+        assert json.load(handle)["intra_class_fcd"] == results["intra_class_fcd"]

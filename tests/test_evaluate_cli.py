@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -9,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from bssn_tf.zoo.integrity import file_checksums
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Z_DIM = 8
@@ -36,13 +39,14 @@ def export_tiny_generator(directory, z_dim=Z_DIM):
 
     module = Generator()
     tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
+    card = {"z_dim": z_dim, "files": file_checksums(directory)}
     with open(os.path.join(directory, "model_card.json"), "w") as handle:
-        json.dump({"z_dim": z_dim}, handle)
+        json.dump(card, handle)
     return directory
 
 
-def run_cli(*flags):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def run_cli(*flags, env=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "train.evaluate", *flags],
         cwd=REPO_ROOT,
@@ -54,7 +58,7 @@ def run_cli(*flags):
 
 
 def test_cli_prints_one_json_line_and_writes_eval_metrics(tmp_path):
-    export_dir = export_tiny_generator(tmp_path / "export")
+    export_tiny_generator(tmp_path / "export")
     result = run_cli(
         f"--model_dir={tmp_path}",
         "--num_samples=40",
@@ -66,7 +70,7 @@ def test_cli_prints_one_json_line_and_writes_eval_metrics(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1
     printed = json.loads(lines[0])
-    with open(export_dir / "eval_metrics.json") as handle:
+    with open(tmp_path / "eval_metrics.json") as handle:
         assert json.load(handle) == printed
     assert printed["num_samples"] == 40 and printed["num_real"] == 60
     assert printed["extractor"] == "digits" and printed["dataset"] == "mnist5k"
@@ -78,16 +82,46 @@ def test_cli_prints_one_json_line_and_writes_eval_metrics(tmp_path):
 @pytest.mark.parametrize(
     "flags,named",
     [
-        ([], "--model_dir, --saved_model, --zoo"),
-        (["--zoo=no_such_generator"], "--zoo=no_such_generator"),
+        ([], "model_dir, saved_model, zoo"),
+        (["--zoo=no_such_generator"], "no_such_generator"),
         (["--saved_model=/nonexistent", "--zoo=x"], "exactly one"),
-        (["--saved_model=/nonexistent"], "--saved_model=/nonexistent"),
-        (["--saved_model=/tmp", "--extractor=vgg"], "--extractor=vgg"),
-        (["--saved_model=/tmp", "--num_samples=1"], "--num_samples=1"),
+        (["--saved_model=/nonexistent"], "saved_model=/nonexistent"),
+        (["--saved_model=/tmp", "--extractor=vgg"], "extractor=vgg"),
+        (["--saved_model=/tmp", "--num_samples=1"], "num_samples=1"),
     ],
 )
 def test_bad_flags_give_one_line_error_naming_the_flag(flags, named):
     result = run_cli(*flags)
     assert result.returncode != 0
-    error_lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert "Traceback" not in result.stderr, result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("evaluate:")]
     assert len(error_lines) == 1 and named in error_lines[0], result.stderr
+
+
+def copy_of_shipped_zoo(destination, name="cnn_sn"):
+    """A zoo root holding one shipped model and its index entry, to use with BSSN_ZOO_DIR."""
+    zoo_dir = os.path.join(REPO_ROOT, "zoo")
+    shutil.copytree(os.path.join(zoo_dir, name), destination / name)
+    with open(os.path.join(zoo_dir, "index.json")) as handle:
+        index = json.load(handle)
+    index["models"] = {name: index["models"][name]}
+    (destination / "index.json").write_text(json.dumps(index))
+    return destination
+
+
+def test_zoo_models_are_scored_through_the_verifying_loader(tmp_path):
+    zoo_root = copy_of_shipped_zoo(tmp_path / "zoo")
+    output = tmp_path / "scores.json"
+    env = {"BSSN_ZOO_DIR": str(zoo_root)}
+    flags = ("--zoo=cnn_sn", "--num_samples=40", "--num_real=60", f"--output={output}")
+    result = run_cli(*flags, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(output.read_text())["model"]["zoo"] == "cnn_sn"
+
+    variables = zoo_root / "cnn_sn" / "variables" / "variables.data-00000-of-00001"
+    payload = bytearray(variables.read_bytes())
+    payload[len(payload) // 2] ^= 0xFF  # one flipped byte in the weights
+    variables.write_bytes(bytes(payload))
+    result = run_cli(*flags, env=env)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "variables.data-00000-of-00001: sha256" in result.stderr

@@ -1,5 +1,6 @@
-"""train/publish_zoo.py: a tiny finished run becomes a zoo model that verifies and reproduces."""
+"""bssn_tf.zoo.publish: a tiny finished run becomes a zoo model that verifies and reproduces."""
 
+import csv
 import json
 import os
 import shutil
@@ -10,7 +11,7 @@ import pytest
 from bssn_tf import data, metrics, zoo
 from bssn_tf.training import TrainConfig, train
 from bssn_tf.zoo import integrity
-from train import publish_zoo
+from bssn_tf.zoo.publish import PublishConfig, publish
 
 NUM_SAMPLES = 40
 
@@ -25,7 +26,7 @@ def finished_run(tmp_path_factory):
             batch_size=8,
             z_dim=8,
             steps=2,
-            eval_every=2,
+            eval_every=1,
             eval_num_samples=20,
             eval_num_real=20,
             sample_every=0,
@@ -40,7 +41,9 @@ def finished_run(tmp_path_factory):
 
 def test_published_model_verifies_scores_and_reproduces(finished_run, tmp_path, monkeypatch):
     zoo_dir = str(tmp_path / "zoo")
-    card = publish_zoo.publish(finished_run, "tiny", zoo_dir, NUM_SAMPLES, "a test model")
+    card = publish(
+        PublishConfig(finished_run, "tiny", zoo_dir, NUM_SAMPLES, "a test model", "final")
+    )
     monkeypatch.setenv("BSSN_ZOO_DIR", zoo_dir)
 
     assert zoo.available() == ["tiny"]
@@ -69,7 +72,23 @@ def test_published_model_verifies_scores_and_reproduces(finished_run, tmp_path, 
 
     with open(os.path.join(zoo_dir, "README.md")) as handle:
         readme = handle.read()
-    assert "| `tiny` | cnn | bssn | 1.3 | 2 |" in readme
+    assert "| `tiny` | cnn | bssn | 1.3 | 2 | 2 |" in readme
+
+
+def test_the_best_export_is_published_with_the_step_that_picked_it(finished_run, tmp_path):
+    """The run evaluated at steps 1 and 2; best_export is whichever FCD was lower."""
+    with open(os.path.join(finished_run, "metrics.csv")) as handle:
+        rows = list(csv.DictReader(handle))
+    best_row = min(rows, key=lambda row: float(row["fcd"]))
+    card = publish(PublishConfig(finished_run, "tiny", str(tmp_path / "zoo"), NUM_SAMPLES))
+    assert card["selected_by"]["step"] == int(best_row["step"]) == card["steps"]
+    assert card["selected_by"]["value"] == pytest.approx(float(best_row["fcd"]), rel=1e-12)
+    assert card["trained_steps"] == 2
+
+
+def test_bad_names_are_refused():
+    with pytest.raises(ValueError, match="name=.*'../evil'"):
+        PublishConfig("run", "../evil")
 
 
 def test_an_unfinished_run_is_refused(finished_run, tmp_path):
@@ -82,5 +101,5 @@ def test_an_unfinished_run_is_refused(finished_run, tmp_path):
     with open(config_path, "w") as handle:
         json.dump(config, handle)
     with pytest.raises(ValueError, match="stopped at step 2 of 5"):
-        publish_zoo.publish(copy, "tiny", str(tmp_path / "zoo"), NUM_SAMPLES, "")
+        publish(PublishConfig(copy, "tiny", str(tmp_path / "zoo"), NUM_SAMPLES))
     assert not os.path.exists(tmp_path / "zoo" / "tiny")

@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
+from bssn_tf.io.markdown_block import markers, replace_block
 from bssn_tf.training.run_records import group_by_setting, mean_std, read_run
 from train import zoo_study
-from train.readme_block import markers, replace_block
 
 COLUMNS = (
     "step",
@@ -113,10 +113,19 @@ def test_study_table_json_and_readme_block(tmp_path):
     write_run(runs, "bssn_s1", "bssn", 1, [45.0, 14.0])
     readme = tmp_path / "README.md"
     begin, end = markers("study")
-    readme.write_text(f"# Zoo\nkept above\n\n{begin}\nold\n{end}\nkept below\n")
+    long_begin, long_end = markers("convergence")
+    readme.write_text(
+        f"# Zoo\nkept above\n\n{begin}\nold\n{end}\nbetween\n{long_begin}\n{long_end}\nkept below\n"
+    )
     out_dir = tmp_path / "out"
     zoo_study.flags.FLAGS(
-        ["zoo_study", f"--runs={runs}/*", f"--out_dir={out_dir}", f"--readme={readme}"]
+        [
+            "zoo_study",
+            f"--runs={runs}/*",
+            f"--out_dir={out_dir}",
+            f"--readme={readme}",
+            "--convergence_min_steps=100",
+        ]
     )
     zoo_study.main([])
     study = json.loads((out_dir / "study.json").read_text())
@@ -136,6 +145,16 @@ def test_study_table_json_and_readme_block(tmp_path):
         "(seed 0: 10.0 vs 30.0, seed 1: 14.0 vs 20.0)."
     ) in text
     assert (out_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Convergence rows: best FCDs 10 and 14 at step 200 for bssn; two evaluations are
+    # too few for a plateau; sn_s0 never reaches FCD 20 (its best is 30).
+    assert "\nbetween\n" in text
+    assert (
+        "| base | bssn | 1.2 | 2 | 12.00 ± 2.83 | 12.00 ± 2.83 | 200, 200 | -, - | 200, 200 | 0/2"
+        in (text)
+    )
+    assert (
+        "| base | sn | - | 2 | 25.00 ± 7.07 | 25.00 ± 7.07 | 200, 200 | -, - | -, 200 | 0/2" in text
+    )
 
 
 def test_a_missing_block_is_appended_with_its_markers():

@@ -6,10 +6,12 @@ Runs are grouped by every training flag except the seed
 (`bssn_tf.training.run_records`), so each table row is a set of runs whose
 flags are identical but for the seed. Writes `curves.png` (FCD over steps,
 mean and std over seeds) and `study.json` into --out_dir, and rewrites the
-block "study" of --readme (train/readme_block.py); the rest is kept.
+block "study" of --readme (bssn_tf/io/markdown_block.py); the rest is kept.
 """
 
+import dataclasses
 import glob
+import math
 import os
 import sys
 import textwrap
@@ -21,7 +23,9 @@ from absl import (
     flags,  # noqa: E402
 )
 
+from bssn_tf.analysis.convergence import convergence, first_step_at_or_below
 from bssn_tf.io import write_json_atomically  # noqa: E402
+from bssn_tf.io.markdown_block import rewrite_block  # noqa: E402
 from bssn_tf.training.run_records import (  # noqa: E402
     fcd_divergence,
     group_by_setting,
@@ -29,7 +33,6 @@ from bssn_tf.training.run_records import (  # noqa: E402
     read_run,
 )
 from train.figure_file import save_figure
-from train.readme_block import rewrite_block  # noqa: E402
 
 _RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "zoo/study", "Where curves.png and study.json go.")
@@ -40,7 +43,14 @@ _RISE_FACTOR = flags.DEFINE_float(
     "A run diverged if it stopped early or its last FCD exceeds this times its best.",
 )
 
+_CONVERGENCE_MIN_STEPS = flags.DEFINE_integer(
+    "convergence_min_steps", 5000, "Settings trained at least this long get convergence rows."
+)
+
 README_BLOCK = "study"
+CONVERGENCE_BLOCK = "convergence"
+# The FCD (2,000 samples) whose first crossing measures learning speed.
+FCD_TARGET = 20.0
 # Flags that tell a setting apart in the tables when they differ between groups.
 NORM_FLAGS = ("norm", "scale")
 
@@ -80,6 +90,15 @@ def summarize(groups, rise_factor):
         for metric in ("fcd", "kcd", "classifier_score"):
             finals = [record.final(metric) for record in records if record.rows]
             row[metric] = dict(zip(("mean", "std"), mean_std(finals)), values=finals)
+        curves = [(record, record.column("step"), record.column("fcd")) for record in records]
+        row["convergence"] = {
+            record.name: dict(
+                dataclasses.asdict(convergence(steps, fcds)),
+                steps_to_fcd_target=first_step_at_or_below(steps, fcds, FCD_TARGET),
+            )
+            for record, steps, fcds in curves
+            if fcds and all(math.isfinite(fcd) for fcd in fcds)
+        }
         row["curves"] = [
             {"steps": record.column("step"), "fcd": record.column("fcd")} for record in records
         ]
@@ -116,6 +135,43 @@ def markdown_table(rows):
             f"| {_mean_std_text(row['fcd'], 2)} | {_mean_std_text(row['kcd'], 3)} "
             f"| {_mean_std_text(row['classifier_score'], 2)} "
             f"| {len(row['diverged'])}/{len(row['seeds'])} {diverged_runs} |"
+        )
+    return "\n".join(lines)
+
+
+def _steps_text(values):
+    """ "a, b, c" of steps, "-" standing for a run that never got there."""
+    return ", ".join("-" if value is None else str(value) for value in values)
+
+
+def convergence_table(rows, min_steps):
+    """Best and final FCD, plateau, speed and degradation of the settings run >= min_steps."""
+    lines = [
+        f"| setting | norm | scale | seeds | best FCD | final FCD | step of best "
+        f"| plateau step | steps to FCD {FCD_TARGET:g} | degraded after best |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in sorted(rows, key=lambda row: (_describe(row["setting"]), row["norm"])):
+        runs = list(row["convergence"].values())
+        if row["steps"] < min_steps or not runs:
+            continue
+        best = {"values": [run["best_fcd"] for run in runs]}
+        final = {"values": [run["final_fcd"] for run in runs]}
+        for stat in (best, final):
+            stat["mean"], stat["std"] = mean_std(stat["values"])
+        degraded = [
+            f"{name} ({run['final_over_best']:.2f}x best)"
+            for name, run in row["convergence"].items()
+            if run["degraded"]
+        ]
+        scale = "-" if row["scale"] is None else row["scale"]
+        lines.append(
+            f"| {_describe(row['setting'])} | {row['norm']} | {scale} | {len(runs)} "
+            f"| {_mean_std_text(best, 2)} | {_mean_std_text(final, 2)} "
+            f"| {_steps_text(run['best_step'] for run in runs)} "
+            f"| {_steps_text(run['plateau_step'] for run in runs)} "
+            f"| {_steps_text(run['steps_to_fcd_target'] for run in runs)} "
+            f"| {len(degraded)}/{len(runs)} {'; '.join(degraded)} |"
         )
     return "\n".join(lines)
 
@@ -194,7 +250,9 @@ def main(argv):
     )
     table = markdown_table(rows) + "\n\n" + seed_pairs(rows)
     rewrite_block(_README.value, README_BLOCK, table)
-    print(table)
+    long_runs = convergence_table(rows, _CONVERGENCE_MIN_STEPS.value)
+    rewrite_block(_README.value, CONVERGENCE_BLOCK, long_runs)
+    print(table + "\n\n" + long_runs)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from bssn_tf.io import replace_directory_atomically, write_json_atomically
+from bssn_tf.zoo.integrity import CARD, file_checksums
 
 EXPORT_DIR = "export"
 # The generator of the evaluation with the lowest FCD so far (with --eval_every).
@@ -81,23 +82,27 @@ def export_generator(generator, z_dim, model_dir, card, folder=EXPORT_DIR, num_c
     """Writes model_dir/`folder`/ (SavedModel and model_card.json) and returns its path.
 
     The export is assembled in a temporary folder and renamed into place, so
-    the folder is never half-written; an older export is replaced. `num_classes`
-    > 0 exports the `(z, labels)` signature of a class-conditional generator.
+    the folder is never half-written; an older export is replaced. The card
+    lists the sha256 of every other file, so `bssn_tf.zoo.load` verifies the
+    export like any zoo model. `num_classes` > 0 exports the `(z, labels)`
+    signature of a class-conditional generator.
     """
     final = os.path.join(model_dir, folder)
     staging = tempfile.mkdtemp(dir=model_dir, prefix=".export-")
     module = _GeneratorModule(generator, z_dim, num_classes)
     tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
     write_json_atomically(
-        os.path.join(staging, "model_card.json"),
+        os.path.join(staging, CARD),
         dict(
             card,
             z_dim=z_dim,
             num_classes=num_classes,
             software=software_versions(),
             hardware=hardware_description(),
+            files=file_checksums(staging),
         ),
     )
+    os.chmod(staging, 0o755)  # mkdtemp makes it private; an export is meant to be shared
     replace_directory_atomically(staging, final)
     return final
 

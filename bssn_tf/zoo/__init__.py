@@ -10,7 +10,7 @@ import os
 import tensorflow as tf
 
 from bssn_tf.zoo import download, registry
-from bssn_tf.zoo.generator import ZooGenerator, latents
+from bssn_tf.zoo.generator import ZooGenerator, latents, reference_labels
 from bssn_tf.zoo.integrity import IntegrityError, read_card
 from bssn_tf.zoo.registry import UnknownModelError, available
 
@@ -22,6 +22,7 @@ __all__ = [
     "card",
     "latents",
     "load",
+    "reference_labels",
     "verify",
 ]
 

@@ -4,8 +4,6 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
 from bssn_tf import zoo
 from bssn_tf.io import write_grid_png
 from bssn_tf.zoo import registry
@@ -38,12 +36,7 @@ def sample(args):
         return
     # A conditional model without --label: one row per class, the same latents in every row.
     per_class = max(1, args.num // generator.num_classes)
-    z = zoo.latents(per_class, args.seed, generator.z_dim)
-    images = generator(
-        np.tile(z, (generator.num_classes, 1)),
-        np.repeat(np.arange(generator.num_classes), per_class),
-    )
-    write_grid_png(args.out, images, columns=per_class)
+    write_grid_png(args.out, generator.class_rows(per_class, args.seed), columns=per_class)
     print(
         f"wrote {generator.num_classes} rows (one per class) of {per_class} samples of "
         f"{args.name} (seed {args.seed}) to {args.out}"

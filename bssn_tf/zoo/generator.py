@@ -9,9 +9,16 @@ BATCH_SIZE = 500
 def latents(num, seed, z_dim):
     """The zoo's latent convention: standard normal float32 [num, z_dim] from numpy's PCG64.
 
-    reference_output.npz holds each model's images for latents(8, seed=0, z_dim).
+    reference_output.npz holds each model's images for latents(8, seed=0, z_dim)
+    (with reference_labels(8, num_classes) for conditional models).
     """
     return np.random.default_rng(seed).standard_normal((num, z_dim)).astype(np.float32)
+
+
+def reference_labels(num, num_classes):
+    """The labels of a conditional model's reference output: 0, 1, ... cycling through the
+    classes; None for an unconditional model (num_classes 0)."""
+    return np.arange(num, dtype=np.int32) % num_classes if num_classes else None
 
 
 def checked_labels(labels, count, num_classes):
@@ -73,3 +80,22 @@ class ZooGenerator:
     def sample(self, num, seed=0, labels=None):
         """Images for latents(num, seed, z_dim), with `labels` for conditional models."""
         return self(latents(num, seed, self.z_dim), labels)
+
+    def class_rows(self, per_class, seed=0):
+        """A conditional model's images for latents(per_class, seed, z_dim) under every
+        label: `[num_classes * per_class, H, W, C]`, class by class (one grid row each)."""
+        if not self.num_classes:
+            raise ValueError("this model is unconditional; it has no classes to show")
+        z = latents(per_class, seed, self.z_dim)
+        return self(
+            np.tile(z, (self.num_classes, 1)), np.repeat(np.arange(self.num_classes), per_class)
+        )
+
+    def with_uniform_labels(self, seed=0):
+        """`z -> images` for label-free metrics: a conditional model gets labels drawn
+        uniformly from numpy's default_rng(seed), one stream over all calls; an
+        unconditional model is called as it is."""
+        if not self.num_classes:
+            return self
+        rng = np.random.default_rng(seed)
+        return lambda z: self(z, rng.integers(0, self.num_classes, len(z)))

@@ -1,0 +1,88 @@
+"""When an FCD curve has converged, how good it got, and whether it got worse afterwards.
+
+A run is evaluated every few hundred steps (metrics.csv). Its plateau is the
+first evaluation at which the best FCD so far improved by less than
+`min_gain` (5%) over the last `window` (25%) of the steps: for step s, the best
+FCD up to s against the best FCD up to (1 - window) * s. Past its best, a run
+counts as degraded when its final FCD is more than `tolerance` (10%) above
+that best; with a few thousand real images, D can overfit and pull G back.
+"""
+
+import dataclasses
+import math
+from typing import Optional
+
+PLATEAU_WINDOW = 0.25
+PLATEAU_MIN_GAIN = 0.05
+PLATEAU_MIN_EVALUATIONS = 4
+DEGRADATION_TOLERANCE = 0.10
+
+
+def plateau_step(
+    steps,
+    fcds,
+    window=PLATEAU_WINDOW,
+    min_gain=PLATEAU_MIN_GAIN,
+    min_evaluations=PLATEAU_MIN_EVALUATIONS,
+):
+    """The first evaluated step at which the curve has plateaued, or None if it never did.
+
+    Args:
+      steps, fcds: the evaluated steps (increasing) and their FCDs.
+      window: the trailing share of the steps over which improvement is measured.
+      min_gain: the relative improvement of the best FCD below which it has plateaued.
+      min_evaluations: evaluations needed before a plateau can be declared.
+    """
+    _check_curve(steps, fcds)
+    for index, step in enumerate(steps):
+        if index + 1 < min_evaluations:
+            continue
+        earlier = [fcd for at, fcd in zip(steps, fcds) if at <= (1.0 - window) * step]
+        if not earlier:
+            continue
+        best_before, best_now = min(earlier), min(fcds[: index + 1])
+        if best_before - best_now < min_gain * best_before:
+            return int(step)
+    return None
+
+
+def first_step_at_or_below(steps, fcds, threshold):
+    """The first evaluated step whose FCD is <= threshold, or None."""
+    _check_curve(steps, fcds)
+    return next((int(step) for step, fcd in zip(steps, fcds) if fcd <= threshold), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Convergence:
+    best_fcd: float
+    best_step: int
+    final_fcd: float
+    final_step: int
+    plateau_step: Optional[int]  # None: still improving at its last evaluation
+    degraded: bool  # final FCD above (1 + tolerance) x best
+    final_over_best: float
+
+
+def convergence(steps, fcds, tolerance=DEGRADATION_TOLERANCE):
+    """Summary of one FCD curve (see the module docstring for the rules)."""
+    _check_curve(steps, fcds)
+    best_index = min(range(len(fcds)), key=fcds.__getitem__)
+    best, final = fcds[best_index], fcds[-1]
+    return Convergence(
+        best_fcd=best,
+        best_step=int(steps[best_index]),
+        final_fcd=final,
+        final_step=int(steps[-1]),
+        plateau_step=plateau_step(steps, fcds),
+        degraded=final > (1.0 + tolerance) * best,
+        final_over_best=final / best,
+    )
+
+
+def _check_curve(steps, fcds):
+    if not fcds or len(steps) != len(fcds):
+        raise ValueError(
+            f"need one FCD per evaluated step; got {len(steps)} steps and {len(fcds)} FCDs."
+        )
+    if not all(math.isfinite(value) for value in fcds):
+        raise ValueError(f"FCD curve holds non-finite values: {list(fcds)}.")

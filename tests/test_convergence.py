@@ -1,0 +1,53 @@
+"""bssn_tf.analysis.convergence on hand-made curves whose answers are worked out below."""
+
+import pytest
+
+from bssn_tf.analysis.convergence import convergence, first_step_at_or_below, plateau_step
+
+STEPS = [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000]
+
+
+def test_plateau_is_the_first_step_whose_last_quarter_gained_under_five_percent():
+    fcds = [100.0, 50.0, 30.0, 20.0, 15.0, 14.5, 14.2, 14.0]
+    # Step 2000: best up to 1500 is 30, best now 20 -> 33% gain.
+    # Step 2500: best up to 1875 (1500) is 30 -> 15: 50%.
+    # Step 3000: up to 2250 (2000) is 20 -> 14.5: 27.5%.
+    # Step 3500: up to 2625 (2500) is 15 -> 14.2: 5.3%, still >= 5%.
+    # Step 4000: up to 3000 is 14.5 -> 14.0: 3.4% < 5% -> plateau at 4000.
+    assert plateau_step(STEPS, fcds) == 4000
+
+
+def test_a_curve_still_falling_has_no_plateau():
+    fcds = [100.0 * 0.8**index for index in range(len(STEPS))]
+    # Each quarter of the steps spans at least one 20% drop.
+    assert plateau_step(STEPS, fcds) is None
+
+
+def test_too_few_evaluations_never_plateau():
+    assert plateau_step([500, 1000, 1500], [10.0, 10.0, 10.0]) is None
+    assert plateau_step([500, 1000, 1500, 2000], [10.0, 10.0, 10.0, 10.0]) == 2000
+
+
+def test_degradation_after_the_best_is_reported():
+    fcds = [60.0, 30.0, 20.0, 18.0, 19.0, 21.0, 24.0, 25.0]
+    result = convergence(STEPS, fcds)
+    assert (result.best_fcd, result.best_step) == (18.0, 2000)
+    assert (result.final_fcd, result.final_step) == (25.0, 4000)
+    assert result.degraded and result.final_over_best == pytest.approx(25.0 / 18.0)
+    # 19 is within 10% of 18 (19.8), so a run ending there is not degraded.
+    assert not convergence(STEPS[:5], fcds[:5]).degraded
+
+
+def test_steps_to_a_threshold():
+    fcds = [60.0, 30.0, 20.0, 18.0]
+    assert first_step_at_or_below(STEPS[:4], fcds, 20.0) == 1500
+    assert first_step_at_or_below(STEPS[:4], fcds, 10.0) is None
+
+
+@pytest.mark.parametrize(
+    "steps,fcds,message",
+    [([], [], "one FCD per"), ([1, 2], [1.0], "one FCD per"), ([1], [float("nan")], "non-finite")],
+)
+def test_bad_curves_are_refused(steps, fcds, message):
+    with pytest.raises(ValueError, match=message):
+        convergence(steps, fcds)
