@@ -374,23 +374,6 @@ def test_old_run_directories_without_num_classes_still_resume(tmp_path):
         claim_model_dir(dataclasses.replace(config, num_classes=10), write=False)
 
 
-def run_train_gan(*argv):
-    """Runs train_gan.main with these flags in-process; returns its exit message."""
-    train_gan.flags.FLAGS.unparse_flags()
-    train_gan.flags.FLAGS(["train_gan", *argv])
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            train_gan.main(["train_gan"])
-    finally:
-        train_gan.flags.FLAGS.unparse_flags()
-    return str(exit_info.value.code)
-
-
-def test_train_gan_refuses_num_classes_on_unlabelled_data_in_one_line(tmp_path):
-    message = run_train_gan(f"--model_dir={tmp_path}", "--dataset=celeb_a", "--num_classes=10")
-    assert "\n" not in message and message.startswith("train_gan: error: --num_classes")
-
-
 def test_tiny_conditional_train_gan_run_exports_and_reloads(tmp_path):
     model_dir = tmp_path / "run"
     train_gan.flags.FLAGS.unparse_flags()

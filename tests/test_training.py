@@ -261,6 +261,7 @@ def run_main(*argv):
         ("steps", "0"),
         ("batch_size", "-8"),
         ("image_size", "30"),
+        ("num_classes", "7"),
     ],
 )
 def test_bad_flag_is_one_line_naming_it(tmp_path, flag, value):
