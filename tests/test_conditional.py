@@ -183,7 +183,9 @@ def exported_conditional(tmp_path):
     """A tiny conditional generator exported and made a verifiable model folder."""
     keras.utils.set_random_seed(0)
     generator = build_generator("cnn", 28, 1, 8, 0.125, num_classes=10)
-    export = export_generator(generator, 8, str(tmp_path), {"steps": 0}, num_classes=10)
+    export = export_generator(
+        generator, 8, str(tmp_path), {"steps": 0, "image_shape": [28, 28, 1]}, num_classes=10
+    )
     return generator, export
 
 
@@ -209,10 +211,25 @@ def test_export_round_trip_with_labels_and_refusal_of_bad_labels(tmp_path):
         loaded(z, np.zeros(6))
 
 
+def test_a_card_whose_num_classes_contradicts_the_signature_is_refused(tmp_path):
+    _, export = exported_conditional(tmp_path)
+    card_path = os.path.join(export, "model_card.json")
+    with open(card_path) as handle:
+        card = json.load(handle)
+    with open(card_path, "w") as handle:
+        json.dump(dict(card, num_classes=0), handle)
+    with pytest.raises(zoo.IntegrityError, match=r"takes inputs \['labels', 'z'\].*num_classes=0"):
+        zoo.load(export)
+    with open(card_path, "w") as handle:
+        json.dump(dict(card, num_classes=-3), handle)
+    with pytest.raises(zoo.IntegrityError, match=r"num_classes is -3; expected an integer >= 0"):
+        zoo.load(export)
+
+
 def test_unconditional_models_refuse_labels(tmp_path):
     keras.utils.set_random_seed(0)
     generator = build_generator("cnn", 28, 1, 8, 0.125)
-    export = export_generator(generator, 8, str(tmp_path), {"steps": 0})
+    export = export_generator(generator, 8, str(tmp_path), {"steps": 0, "image_shape": [28, 28, 1]})
     loaded = zoo.load(export)
     assert loaded.card["num_classes"] == 0 and loaded.num_classes == 0
     with pytest.raises(ValueError, match="unconditional; it takes no labels"):

@@ -39,7 +39,7 @@ def export_tiny_generator(directory, z_dim=Z_DIM):
 
     module = Generator()
     tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
-    card = {"z_dim": z_dim, "files": file_checksums(directory)}
+    card = {"z_dim": z_dim, "image_shape": [28, 28, 1], "files": file_checksums(directory)}
     with open(os.path.join(directory, "model_card.json"), "w") as handle:
         json.dump(card, handle)
     return directory

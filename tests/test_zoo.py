@@ -1,131 +1,28 @@
-"""bssn_tf.zoo on a tiny generator exported here: by name, folder, URL; every way to break it."""
+"""bssn_tf.zoo on a tiny generator exported here: by name, folder, pinned URL; ways to break it."""
 
-import functools
 import hashlib
-import http.server
 import json
 import os
-import pathlib
-import shutil
-import subprocess
-import sys
-import threading
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from zoo_support import (
+    NAME,
+    Z_DIM,
+    card_pin,
+    expected_images,
+    flip_byte,
+    run_cli,
+    variables_data,
+)
 
 from bssn_tf import zoo
-from bssn_tf.io import image_grid, write_bytes_atomically, write_json_atomically
-from bssn_tf.training.export import export_generator
+from bssn_tf.io import image_grid, write_json_atomically
 from bssn_tf.zoo import __main__ as zoo_cli
 from bssn_tf.zoo import download, generator, integrity, registry
 
-Z_DIM = 4
-NAME = "tiny"
-
-
-def tiny_generator():
-    keras.utils.set_random_seed(0)
-    return keras.Sequential(
-        [
-            keras.Input((Z_DIM,)),
-            keras.layers.Dense(16),
-            keras.layers.Reshape((4, 4, 1)),
-            keras.layers.Activation("tanh"),
-        ]
-    )
-
-
-def finish_model_dir(directory, network):
-    """Adds what a zoo folder holds beyond the export: sample grid, reference output, checksums."""
-    z = zoo.latents(8, 0, Z_DIM)
-    images = network(z, training=False).numpy()
-    write_bytes_atomically(
-        os.path.join(directory, "samples.png"), tf.io.encode_png(image_grid(images)).numpy()
-    )
-    np.savez(os.path.join(directory, "reference_output.npz"), z=z, images=images)
-    card_path = os.path.join(directory, integrity.CARD)
-    with open(card_path) as handle:
-        card = json.load(handle)
-    write_json_atomically(card_path, dict(card, files=integrity.file_checksums(directory)))
-
-
-def write_index(root, names):
-    models = {
-        name: {
-            "path": name,
-            "summary": {"norm": "bssn", "fcd": 1.5},
-            "card_sha256": integrity.sha256_of(root / name / integrity.CARD),
-        }
-        for name in names
-    }
-    write_json_atomically(root / registry.INDEX, {"format": 1, "models": models})
-
-
-@pytest.fixture(scope="module")
-def network():
-    return tiny_generator()
-
-
-@pytest.fixture(scope="module")
-def source_zoo(tmp_path_factory, network):
-    """A zoo root holding the model `tiny`, built once; tests work on copies."""
-    root = tmp_path_factory.mktemp("source") / "zoo"
-    root.mkdir()
-    run_dir = tmp_path_factory.mktemp("run")
-    export = export_generator(
-        network, Z_DIM, str(run_dir), {"norm": "bssn", "steps": 1, "metrics": {"fcd": 1.5}}
-    )
-    os.replace(export, root / NAME)
-    finish_model_dir(root / NAME, network)
-    write_index(root, [NAME])
-    return root
-
-
-@pytest.fixture
-def zoo_root(tmp_path, monkeypatch, source_zoo):
-    root = tmp_path / "zoo"
-    shutil.copytree(source_zoo, root)
-    monkeypatch.setenv(registry.ZOO_DIR_ENV, str(root))
-    monkeypatch.setenv(download.CACHE_ENV, str(tmp_path / "cache"))
-    return root
-
-
-@pytest.fixture
-def server(zoo_root):
-    """Serves the zoo root over http on 127.0.0.1; yields (base URL, list of request paths)."""
-    requests = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            requests.append(self.path)
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Handler, directory=str(zoo_root))
-    )
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
-
-
-def variables_data(model_dir):
-    [path] = pathlib.Path(model_dir, "variables").glob("variables.data-*")
-    return path
-
-
-def flip_byte(path, offset=0):
-    payload = bytearray(path.read_bytes())
-    payload[offset] ^= 0xFF
-    path.write_bytes(bytes(payload))
-
-
-def expected_images(network, z):
-    return network(z, training=False).numpy()
+pytest_plugins = ["zoo_fixtures"]  # fixtures: network, source_zoo, zoo_root, model_copy, server
 
 
 def test_latents_are_numpy_standard_normals():
@@ -199,8 +96,9 @@ def test_load_over_http_lands_in_the_cache_and_reuses_it(zoo_root, server, netwo
     base, requests = server
     url = f"{base}/{NAME}"
     cache = tmp_path / "cache"
-    model = zoo.load(url)
-    final = cache / hashlib.sha256(url.encode()).hexdigest()[:16]
+    pin = card_pin(zoo_root / NAME)
+    model = zoo.load(url, sha256=pin)
+    final = cache / pin  # content-addressed: the folder is named by the pin
     assert model.directory == str(final)
     assert os.listdir(cache) == [final.name]  # no staging folder left behind
     assert integrity.file_checksums(final) == integrity.file_checksums(zoo_root / NAME)
@@ -210,29 +108,28 @@ def test_load_over_http_lands_in_the_cache_and_reuses_it(zoo_root, server, netwo
     z = zoo.latents(5, seed=0, z_dim=Z_DIM)
     np.testing.assert_allclose(model(z), expected_images(network, z), rtol=1e-6, atol=1e-6)
 
-    assert download.fetch(url) == str(final)
+    assert download.fetch(url, pin) == str(final)
     assert len(requests) == 1 + len(model.card["files"])  # reused, nothing fetched again
 
     flip_byte(variables_data(final))  # a damaged cache is fetched again
-    assert download.fetch(url) == str(final)
+    assert download.fetch(url, pin) == str(final)
     assert len(requests) == 2 * (1 + len(model.card["files"]))
-    assert integrity.read_card(str(final)) == model.card
+    assert integrity.read_card(str(final), pin) == model.card
     assert os.listdir(cache) == [final.name]
 
 
 def test_load_by_file_url(zoo_root, network, tmp_path):
     url = (zoo_root / NAME).as_uri()
-    model = zoo.load(url)
-    assert model.directory == str(
-        tmp_path / "cache" / hashlib.sha256(url.encode()).hexdigest()[:16]
-    )
+    pin = card_pin(zoo_root / NAME)
+    model = zoo.load(url, sha256=pin)
+    assert model.directory == str(tmp_path / "cache" / pin)
     z = zoo.latents(2, seed=5, z_dim=Z_DIM)
     np.testing.assert_allclose(model(z), expected_images(network, z), rtol=1e-6, atol=1e-6)
 
 
 def test_fetch_into_an_explicit_cache_dir(zoo_root, tmp_path):
     url = (zoo_root / NAME).as_uri()
-    final = download.fetch(url, cache_dir=str(tmp_path / "elsewhere"))
+    final = download.fetch(url, card_pin(zoo_root / NAME), cache_dir=str(tmp_path / "elsewhere"))
     assert os.path.dirname(final) == str(tmp_path / "elsewhere")
     assert not (tmp_path / "cache").exists()
 
@@ -243,7 +140,7 @@ def test_tampered_download_is_refused_and_leaves_nothing(zoo_root, server, tmp_p
     flip_byte(data, offset=len(data.read_bytes()) // 2)
     url = f"{base}/{NAME}"
     with pytest.raises(zoo.IntegrityError, match=rf"{url}/variables/{data.name}"):
-        zoo.load(url)
+        zoo.load(url, sha256=card_pin(zoo_root / NAME))
     assert os.listdir(tmp_path / "cache") == []
 
 
@@ -251,13 +148,13 @@ def test_missing_remote_file_names_its_url(zoo_root, server, tmp_path):
     base, _ = server
     (zoo_root / NAME / "samples.png").unlink()
     with pytest.raises(download.DownloadError, match=rf"{base}/{NAME}/samples.png"):
-        download.fetch(f"{base}/{NAME}")
+        download.fetch(f"{base}/{NAME}", card_pin(zoo_root / NAME))
     assert os.listdir(tmp_path / "cache") == []
 
 
 def test_unsupported_url_scheme(zoo_root):
     with pytest.raises(ValueError, match="ftp://host/tiny"):
-        download.fetch("ftp://host/tiny")
+        download.fetch("ftp://host/tiny", "0" * 64)
 
 
 def test_tampered_variables_are_named(zoo_root):
@@ -287,16 +184,15 @@ def test_card_must_match_the_index(zoo_root):
     write_json_atomically(card_path, dict(card, metrics={"fcd": 0.1}))
     with pytest.raises(zoo.IntegrityError, match=rf"{integrity.CARD}: sha256 .* zoo index"):
         zoo.load(NAME)
-    assert zoo.card(str(zoo_root / NAME))["metrics"] == {"fcd": 0.1}  # a folder has no index
 
 
-def test_card_without_files_is_refused(zoo_root):
-    card_path = zoo_root / NAME / integrity.CARD
+def test_card_without_files_is_refused(model_copy):
+    card_path = model_copy / integrity.CARD
     card = json.loads(card_path.read_text())
     del card["files"]
     write_json_atomically(card_path, card)
-    with pytest.raises(zoo.IntegrityError, match="no 'files' checksums"):
-        zoo.load(str(zoo_root / NAME))
+    with pytest.raises(zoo.IntegrityError, match="'files' is None; expected a non-empty"):
+        zoo.load(str(model_copy))
 
 
 @pytest.mark.parametrize(
@@ -310,13 +206,13 @@ def test_card_without_files_is_refused(zoo_root):
         "./samples.png",
     ],
 )
-def test_unsafe_paths_in_a_card_are_refused(zoo_root, relpath):
-    card_path = zoo_root / NAME / integrity.CARD
+def test_unsafe_paths_in_a_card_are_refused(model_copy, relpath):
+    card_path = model_copy / integrity.CARD
     card = json.loads(card_path.read_text())
     card["files"][relpath] = "0" * 64
     write_json_atomically(card_path, card)
     with pytest.raises(zoo.IntegrityError, match="unsafe file path"):
-        zoo.card(str(zoo_root / NAME))
+        zoo.card(str(model_copy))
 
 
 def test_unsafe_index_path_is_refused(zoo_root):
@@ -341,29 +237,26 @@ def test_list_prints_any_summary(zoo_root, capsys):
     assert capsys.readouterr().out == "plain: SN baseline, 10k steps\ntiny: fcd=1.5, norm=bssn\n"
 
 
-def run_cli(zoo_root, *args, cwd):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **{registry.ZOO_DIR_ENV: str(zoo_root)})
-    return subprocess.run(
-        [sys.executable, "-m", "bssn_tf.zoo", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_cli_list_card_sample_verify(zoo_root, tmp_path):
-    listed = run_cli(zoo_root, "list", cwd=tmp_path)
+    listed = run_cli("list", cwd=tmp_path, zoo_root=zoo_root)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout == "tiny: fcd=1.5, norm=bssn\n"
 
-    shown = run_cli(zoo_root, "card", NAME, cwd=tmp_path)
+    shown = run_cli("card", NAME, cwd=tmp_path, zoo_root=zoo_root)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == json.loads((zoo_root / NAME / integrity.CARD).read_text())
 
     result = run_cli(
-        zoo_root, "sample", NAME, "--num", "10", "--seed", "3", "--out", "grid.png", cwd=tmp_path
+        "sample",
+        NAME,
+        "--num",
+        "10",
+        "--seed",
+        "3",
+        "--out",
+        "grid.png",
+        cwd=tmp_path,
+        zoo_root=zoo_root,
     )
     assert result.returncode == 0, result.stderr
     grid = tf.io.decode_png((tmp_path / "grid.png").read_bytes()).numpy()
@@ -371,7 +264,7 @@ def test_cli_list_card_sample_verify(zoo_root, tmp_path):
     expected = image_grid(zoo.load(NAME).sample(10, seed=3))
     np.testing.assert_allclose(grid.astype(int), expected.astype(int), atol=1)
 
-    verified = run_cli(zoo_root, "verify", cwd=tmp_path)
+    verified = run_cli("verify", cwd=tmp_path, zoo_root=zoo_root)
     assert verified.returncode == 0, verified.stderr
     assert verified.stdout == "tiny: ok\n"
 
@@ -379,6 +272,6 @@ def test_cli_list_card_sample_verify(zoo_root, tmp_path):
 def test_cli_verify_fails_on_a_tampered_model(zoo_root, tmp_path):
     data = variables_data(zoo_root / NAME)
     flip_byte(data)
-    result = run_cli(zoo_root, "verify", NAME, cwd=tmp_path)
+    result = run_cli("verify", NAME, cwd=tmp_path, zoo_root=zoo_root)
     assert result.returncode == 1
     assert f"variables/{data.name}: sha256" in result.stderr

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from bssn_tf import zoo
-from bssn_tf.zoo import registry
+from bssn_tf.zoo import registry, screening
 
 MAX_ZOO_BYTES = 60_000_000
 
@@ -38,3 +38,24 @@ def test_the_zoo_stays_small():
         for name in names
     )
     assert total < MAX_ZOO_BYTES, f"{root} holds {total / 1e6:.1f} MB; the limit is 60 MB"
+
+
+def test_every_model_passes_the_op_screen_with_checkpoint_ops_only_in_its_saver():
+    """The screen's split on the real exports: SaveV2/RestoreV2 live only in the saver's tree."""
+    for name in zoo.available():
+        directory = registry.model_directory(name)
+        saved_model = screening.read_saved_model(os.path.join(directory, screening.SAVED_MODEL))
+        [meta_graph] = saved_model.meta_graphs
+        assert screening.forbidden_ops(meta_graph) == {}, name
+        roles = screening.function_roles(meta_graph)[0]
+        ops = {
+            function.signature.name: {node.op for node in function.node_def}
+            for function in meta_graph.graph_def.library.function
+        }
+        holders = {
+            op: {f for f, used in ops.items() if op in used} for op in ("SaveV2", "RestoreV2")
+        }
+        assert {roles[f] for f in holders["SaveV2"]} == {"save"}, name
+        assert {roles[f] for f in holders["RestoreV2"]} == {"restore"}, name
+        serving = [f for f in ops if "signature_wrapper" in f]
+        assert serving and all(roles[f] == "strict" for f in serving), name

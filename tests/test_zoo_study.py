@@ -86,6 +86,16 @@ def test_runs_group_by_every_flag_but_the_seed(tmp_path):
         ["bssn_s0"],
         ["sn_fast_s0"],
     ]
+    # A run stopped at another step budget is its own setting, unless steps are ignored.
+    paths.append(write_run(tmp_path, "sn_long_s2", "sn", 2, [50.0, 30.0, 25.0]))
+    records = [read_run(path) for path in paths]
+    assert len(group_by_setting(records)) == 4
+    by_all_steps = group_by_setting(records, ignore=("steps",))
+    assert [record.name for record in next(iter(by_all_steps.values()))] == [
+        "sn_s0",
+        "sn_s1",
+        "sn_long_s2",
+    ]
     record = read_run(paths[0])
     assert record.column("step") == [100.0, 200.0]
     assert record.final("fcd") == 30.0

@@ -78,7 +78,7 @@ def summarize(groups, rise_factor):
             "setting": {name: setting.get(name) for name in varying},
             "norm": setting["norm"],
             "scale": setting["scale"],  # None if unused
-            "steps": setting["steps"],
+            "steps": setting.get("steps"),  # None when grouped across step budgets
             "seeds": [record.flags["seed"] for record in records],
             "runs": [record.name for record in records],
             "diverged": {
@@ -144,8 +144,8 @@ def _steps_text(values):
     return ", ".join("-" if value is None else str(value) for value in values)
 
 
-def convergence_table(rows, min_steps):
-    """Best and final FCD, plateau, speed and degradation of the settings run >= min_steps."""
+def convergence_table(rows):
+    """Best and final FCD, plateau, speed and degradation of each setting's runs."""
     lines = [
         f"| setting | norm | scale | seeds | best FCD | final FCD | step of best "
         f"| plateau step | steps to FCD {FCD_TARGET:g} | degraded after best |",
@@ -153,7 +153,7 @@ def convergence_table(rows, min_steps):
     ]
     for row in sorted(rows, key=lambda row: (_describe(row["setting"]), row["norm"])):
         runs = list(row["convergence"].values())
-        if row["steps"] < min_steps or not runs:
+        if not runs:
             continue
         best = {"values": [run["best_fcd"] for run in runs]}
         final = {"values": [run["final_fcd"] for run in runs]}
@@ -240,17 +240,28 @@ def main(argv):
     run_dirs = sorted(path for path in glob.glob(_RUNS.value) if os.path.isdir(path))
     if not run_dirs:
         sys.exit(f"--runs={_RUNS.value} matches no run directory.")
-    groups = group_by_setting([read_run(path) for path in run_dirs])
-    varying, rows = summarize(groups, _RISE_FACTOR.value)
+    records = [read_run(path) for path in run_dirs]
+    varying, rows = summarize(group_by_setting(records), _RISE_FACTOR.value)
+    # Long runs may stop at different steps (at or past their plateau): compare them all.
+    long_records = [r for r in records if r.flags["steps"] >= _CONVERGENCE_MIN_STEPS.value]
+    _, long_rows = summarize(group_by_setting(long_records, ignore=("steps",)), _RISE_FACTOR.value)
     os.makedirs(_OUT_DIR.value, exist_ok=True)
     plot_curves(rows, os.path.join(_OUT_DIR.value, "curves.png"))
     write_json_atomically(
         os.path.join(_OUT_DIR.value, "study.json"),
-        {"varying_flags": varying, "rise_factor": _RISE_FACTOR.value, "settings": rows},
+        {
+            "varying_flags": varying,
+            "rise_factor": _RISE_FACTOR.value,
+            "settings": rows,
+            "convergence_min_steps": _CONVERGENCE_MIN_STEPS.value,
+            "convergence": long_rows,
+        },
     )
+    if long_rows:
+        plot_curves(long_rows, os.path.join(_OUT_DIR.value, "convergence_curves.png"))
     table = markdown_table(rows) + "\n\n" + seed_pairs(rows)
     rewrite_block(_README.value, README_BLOCK, table)
-    long_runs = convergence_table(rows, _CONVERGENCE_MIN_STEPS.value)
+    long_runs = convergence_table(long_rows)
     rewrite_block(_README.value, CONVERGENCE_BLOCK, long_runs)
     print(table + "\n\n" + long_runs)
 

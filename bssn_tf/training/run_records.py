@@ -46,8 +46,8 @@ class RunRecord:
             )
         return self.rows[-1][name]
 
-    def setting(self):
-        """Every training flag except the seed and bookkeeping, as a hashable key.
+    def setting(self, ignore=()):
+        """Every training flag except the seed, bookkeeping and `ignore`, as a hashable key.
 
         The scale counts only for the norms that use it: an sn run records the
         --scale default of its day, which changes nothing it trains.
@@ -56,7 +56,11 @@ class RunRecord:
         if not NORMS[flags["norm"]][1]:
             flags["scale"] = None
         return tuple(
-            sorted((key, value) for key, value in flags.items() if key not in NON_SETTING_FLAGS)
+            sorted(
+                (key, value)
+                for key, value in flags.items()
+                if key not in NON_SETTING_FLAGS and key not in ignore
+            )
         )
 
 
@@ -86,11 +90,11 @@ def read_run(model_dir):
     return RunRecord(model_dir, flags, tuple(rows))
 
 
-def group_by_setting(records):
-    """{setting key: [records sorted by seed]}, in first-seen order."""
+def group_by_setting(records, ignore=()):
+    """{setting key: [records sorted by seed]}, first-seen order; `ignore`: flags not compared."""
     groups = {}
     for record in records:
-        groups.setdefault(record.setting(), []).append(record)
+        groups.setdefault(record.setting(ignore), []).append(record)
     return {
         key: sorted(group, key=lambda record: record.flags["seed"]) for key, group in groups.items()
     }

@@ -1,8 +1,12 @@
-"""Fetches a model folder from a URL into a local cache, verified, with one atomic rename.
+"""Fetches a pinned model folder from a URL into a local cache, verified, with one atomic rename.
 
-Files land in a staging folder inside the cache root and are checked against
-the card's sha256 list before the folder is renamed to its final name, so the
-final path only ever holds a complete, verified model.
+A URL's own card cannot vouch for itself, so every URL (http, https and
+file) needs a pin: the sha256 of its model_card.json, which lists the sha256
+of every other file. The card is checked against the pin first, then each
+file against the card as it arrives, in a staging folder inside the cache
+root that is renamed to its final name only when complete. The cache is
+content-addressed: `<cache root>/<pin>`, reused only while its card still
+hashes to the pin and its files to the card.
 """
 
 import hashlib
@@ -13,7 +17,7 @@ import urllib.parse
 import urllib.request
 
 from bssn_tf.io import replace_directory_atomically
-from bssn_tf.zoo.integrity import CARD, IntegrityError, parse_card, read_card
+from bssn_tf.zoo.integrity import CARD, IntegrityError, check_pin, parse_card, read_card
 
 CACHE_ENV = "BSSN_ZOO_CACHE"
 SCHEMES = ("http", "https", "file")
@@ -22,6 +26,22 @@ TIMEOUT_S = 60
 
 class DownloadError(OSError):
     """A model file could not be fetched; the message names its URL."""
+
+
+class PinRequiredError(IntegrityError):
+    """A URL given without the sha256 of its model card."""
+
+
+def require_pin(url, sha256):
+    """Returns the normalised pin of `url`; PinRequiredError says how to pin when it is None."""
+    if sha256 is None:
+        raise PinRequiredError(
+            f"{url}: refusing an unpinned model URL; a SavedModel is a program, and a card "
+            f"from the same server cannot vouch for it. Pin it with the sha256 of its {CARD} "
+            "(from the publisher, or `sha256sum model_card.json` on a copy you trust): "
+            "zoo.load(url, sha256=...) or `python -m bssn_tf.zoo ... --sha256 HEX`"
+        )
+    return check_pin(sha256, "sha256")
 
 
 def cache_root(cache_dir=None):
@@ -50,13 +70,13 @@ def _download(url, path):
     return digest.hexdigest()
 
 
-def _download_into(base, staging):
-    """Downloads the card, then every file it lists, checking each hash as it arrives."""
+def _download_into(base, staging, sha256):
+    """Downloads the card, checks it against the pin, then every file it lists against it."""
     card_url = urllib.parse.urljoin(base, CARD)
     card_path = os.path.join(staging, CARD)
     _download(card_url, card_path)
     with open(card_path, "rb") as handle:
-        card = parse_card(handle.read(), card_url)
+        card = parse_card(handle.read(), card_url, sha256, pinned_by="the caller's sha256")
     for relpath, expected in sorted(card["files"].items()):
         file_url = urllib.parse.urljoin(base, urllib.parse.quote(relpath))
         path = os.path.join(staging, *relpath.split("/"))
@@ -69,27 +89,39 @@ def _download_into(base, staging):
             )
 
 
-def fetch(url, cache_dir=None):
+def fetch(url, sha256=None, cache_dir=None):
     """Returns the local folder holding the verified model at `url` (http, https or file).
 
-    The folder is `<cache root>/<sha256(url)[:16]>`. A cached copy is re-verified
-    and reused; one that fails verification is downloaded again and replaced.
+    Args:
+      url: the model folder's URL (its files are `url/<relative path>`).
+      sha256: hex sha256 of the model's model_card.json; required.
+      cache_dir: cache root (default: $BSSN_ZOO_CACHE, else ~/.cache/bssn_tf/zoo).
+
+    Returns:
+      `<cache root>/<sha256>`. A cached copy is reused only if its card hashes
+      to `sha256` and its files match the card; otherwise it is downloaded
+      again and replaced in one rename.
+
+    Raises:
+      PinRequiredError: no sha256. ValueError: not a URL, or a malformed pin.
+      IntegrityError: the card or a file does not match. DownloadError: a failed download.
     """
     if not is_url(url):
         raise ValueError(f"{url!r} is not a model URL: expected one of the schemes {SCHEMES}")
+    sha256 = require_pin(url, sha256)
     base = url.rstrip("/") + "/"
     root = cache_root(cache_dir)
-    final = os.path.join(root, hashlib.sha256(url.encode("utf-8")).hexdigest()[:16])
+    final = os.path.join(root, sha256)
     if os.path.isdir(final):
         try:
-            read_card(final)
+            read_card(final, sha256, pinned_by="the caller's sha256")
             return final
         except IntegrityError:
-            pass  # a damaged copy is replaced below, in one rename
+            pass  # a damaged or foreign copy is replaced below, in one rename
     os.makedirs(root, exist_ok=True)
     staging = tempfile.mkdtemp(dir=root, prefix=".staging-")
     try:
-        _download_into(base, staging)
+        _download_into(base, staging, sha256)
         replace_directory_atomically(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

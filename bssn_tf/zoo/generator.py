@@ -1,5 +1,7 @@
 """A zoo SavedModel as a plain function from latents to numpy images."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -54,13 +56,21 @@ class ZooGenerator:
     Class-conditional models (card `num_classes` > 0) take a label per latent.
     """
 
-    def __init__(self, saved_model, card, directory):
+    def __init__(self, saved_model, card, directory, source=None):
         self._saved_model = saved_model  # the signature's variables live as long as this
         self._serve = saved_model.signatures["serving_default"]
         self.card = card
         self.z_dim = int(card["z_dim"])
         self.num_classes = int(card.get("num_classes", 0))
         self.directory = directory
+        self.source = directory if source is None else source
+
+    def __repr__(self):
+        name = self.card.get("name") or os.path.basename(os.path.normpath(self.directory))
+        return (
+            f"ZooGenerator(name={name!r}, z_dim={self.z_dim}, "
+            f"image_shape={self.card.get('image_shape')}, source={str(self.source)!r})"
+        )
 
     def __call__(self, z, labels=None):
         """z: numpy array or tensor [N, z_dim] (and for conditional models labels, N ints in

@@ -1,8 +1,13 @@
 """Where the shipped model zoo lives and which models it holds.
 
-The zoo is the repository's `zoo/` folder, installed as the data package
-`bssn_tf.zoo_files` so that both `pip install .` and `pip install -e .` find it;
-the BSSN_ZOO_DIR environment variable points elsewhere (tests, Bazel runfiles).
+The zoo is the repository's `zoo/` folder. Found, in this order:
+  1. $BSSN_ZOO_DIR (tests, Bazel runfiles, a zoo of your own);
+  2. the `zoo/` folder beside the imported `bssn_tf` when that is a source
+     checkout (a setup.py beside it), so the code and the zoo of one checkout
+     go together. Running from the repository root imports the checkout's
+     `bssn_tf` even after a plain `pip install .`, and the checkout has no
+     `bssn_tf.zoo_files`;
+  3. the data package `bssn_tf.zoo_files` that `pip install .` installs.
 `index.json` is {"format": 1, "models": {name: {"path", "card_sha256", "summary"}}}.
 """
 
@@ -17,6 +22,8 @@ ZOO_DIR_ENV = "BSSN_ZOO_DIR"
 DATA_PACKAGE = "bssn_tf.zoo_files"
 INDEX = "index.json"
 INDEX_FORMAT = 1
+# The imported bssn_tf package's folder (this file is bssn_tf/zoo/registry.py).
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class UnknownModelError(KeyError):
@@ -26,15 +33,27 @@ class UnknownModelError(KeyError):
         return self.args[0]  # KeyError would print the message in quotes
 
 
+def checkout_zoo():
+    """The `zoo/` folder of the source checkout that `bssn_tf` is imported from, else None."""
+    checkout = os.path.dirname(PACKAGE_DIR)
+    zoo = os.path.join(checkout, "zoo")
+    is_checkout = os.path.isfile(os.path.join(checkout, "setup.py"))
+    return zoo if is_checkout and os.path.isfile(os.path.join(zoo, INDEX)) else None
+
+
 def zoo_root():
-    """The folder holding index.json: $BSSN_ZOO_DIR, else the installed data package."""
+    """The folder holding index.json: $BSSN_ZOO_DIR, the checkout's zoo/, or the data package."""
     if os.environ.get(ZOO_DIR_ENV):
         return os.environ[ZOO_DIR_ENV]
+    checkout = checkout_zoo()
+    if checkout:
+        return checkout
     spec = importlib.util.find_spec(DATA_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            f"the model zoo package {DATA_PACKAGE} is not installed; reinstall bssn_tf "
-            f"or set {ZOO_DIR_ENV} to a folder holding {INDEX}"
+            f"no model zoo for bssn_tf at {PACKAGE_DIR}: it has neither the data package "
+            f"{DATA_PACKAGE} nor a checkout's zoo/{INDEX} beside it; set {ZOO_DIR_ENV} "
+            f"to a folder holding {INDEX} (the repository's zoo/)"
         )
     return list(spec.submodule_search_locations)[0]
 
@@ -70,6 +89,26 @@ def model_directory(name):
     relpath = model_entry(name)["path"]
     check_relpath(relpath, os.path.join(zoo_root(), INDEX))
     return os.path.join(zoo_root(), *relpath.split("/"))
+
+
+def index_pin(directory):
+    """(name, card sha256) if `directory` is a model folder of the zoo index, else None.
+
+    A shipped model loaded by its path is then still pinned by index.json.
+    """
+    try:
+        root = zoo_root()
+        models = read_index(root)["models"]
+    except (OSError, ValueError):
+        return None  # no zoo here: the folder is simply not one of its models
+    target = os.path.realpath(directory)
+    for name, entry in sorted(models.items()):
+        relpath = entry.get("path")
+        if isinstance(relpath, str) and target == os.path.realpath(
+            os.path.join(root, *relpath.split("/"))
+        ):
+            return name, entry["card_sha256"]
+    return None
 
 
 def add_to_index(root, name, card):
