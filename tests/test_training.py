@@ -257,6 +257,7 @@ def run_main(*argv):
         ("batch_size", "-8"),
         ("image_size", "30"),
         ("eval_extractor", "vgg"),
+        ("num_classes", "7"),
     ],
 )
 def test_bad_flag_is_one_line_naming_it(tmp_path, flag, value):

@@ -22,7 +22,10 @@ def test_every_model_reproduces_its_reference_output():
         with np.load(os.path.join(directory, "reference_output.npz")) as reference:
             np.testing.assert_array_equal(reference["z"], z, err_msg=name)
             expected = reference["images"]
-        images = model(z)
+            labels = zoo.reference_labels(8, model.num_classes)
+            if labels is not None:
+                np.testing.assert_array_equal(reference["labels"], labels, err_msg=name)
+        images = model(z, labels)
         np.testing.assert_allclose(images, expected, rtol=0, atol=1e-5, err_msg=name)
         assert images.min() >= -1.0 and images.max() <= 1.0, name
 

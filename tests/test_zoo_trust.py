@@ -215,17 +215,18 @@ class ConditionalGenerator(tf.Module):
         @tf.function(
             input_signature=[
                 tf.TensorSpec([None, Z_DIM], tf.float32, name="z"),
-                tf.TensorSpec([None], tf.int32, name="label"),
+                tf.TensorSpec([None], tf.int32, name="labels"),
             ]
         )
-        def serve(z, label):
-            return {"images": self.network([z, label], training=False)}
+        def serve(z, labels):
+            return {"images": self.network([z, labels], training=False)}
 
         self.serve = serve
 
 
 def test_a_conditional_generator_passes_the_screen(tmp_path):
     directory = export_module(ConditionalGenerator(), tmp_path / "conditional")
+    write_card(directory, dict(read_card(directory), num_classes=3))
     screening.screen_saved_model(str(directory), read_card(directory))
     saved_model = screening.read_saved_model(str(directory / screening.SAVED_MODEL))
     used = {

@@ -6,7 +6,9 @@
   ... --extractor=fid_inception --fid_weights=PATH.pth --protocol=paper  (published-table FID/IS)
 
 A generator export is a TF SavedModel whose `serving_default` signature maps
-`z: float32[None, z_dim]` to `{"images": float32[None, H, W, C]}` in [-1, 1],
+`z: float32[None, z_dim]` (and `labels: int32[None]` for class-conditional
+models, which also get class consistency and intra-class FCD) to
+`{"images": float32[None, H, W, C]}` in [-1, 1],
 with a `model_card.json` holding `z_dim` and the sha256 of every file; every
 file is checked before the model is loaded. Results go to --output (default:
 DIR/eval_metrics.json with --model_dir, ./eval_metrics.json otherwise).
@@ -48,6 +50,12 @@ _SAVE_REAL_STATS = flags.DEFINE_string("save_real_stats", None, "Save real stati
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 500, "Images per forward pass.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.")
 _OUTPUT = flags.DEFINE_string("output", None, "Results JSON path (default: see above).")
+_NUM_PER_CLASS = flags.DEFINE_integer(
+    "num_per_class",
+    100,
+    "Class-conditional models: generated images per class for class consistency and "
+    "intra-class FCD.",
+)
 
 
 def config_from_flags():
@@ -71,6 +79,7 @@ def config_from_flags():
         batch_size=_BATCH_SIZE.value,
         seed=_SEED.value,
         output=_OUTPUT.value,
+        num_per_class=_NUM_PER_CLASS.value,
     )
 
 

@@ -33,6 +33,12 @@ _SCALE = flags.DEFINE_float(
     None,
     "Scale c of ssn/bssn, ignored by the others (default: bssn_tf.layers.DEFAULT_BSSN_SCALE).",
 )
+_NUM_CLASSES = flags.DEFINE_integer(
+    "num_classes",
+    0,
+    "0: unconditional. Else the dataset's number of classes: conditional BatchNorm in G, "
+    "a projection discriminator, real labels from the dataset's label feature.",
+)
 _LOSS = flags.DEFINE_string("loss", "hinge", "hinge | ns (non-saturating).")
 _STEPS = flags.DEFINE_integer("steps", 100_000, "Generator steps to reach.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.")
@@ -80,6 +86,7 @@ def config_from_flags():
         width=_WIDTH.value,
         z_dim=_Z_DIM.value,
         norm=_NORM.value,
+        num_classes=_NUM_CLASSES.value,
         loss=_LOSS.value,
         steps=_STEPS.value,
         batch_size=_BATCH_SIZE.value,

@@ -11,7 +11,7 @@ import tensorflow_datasets as tfds
 from bssn_tf.data import digits, mnist5k  # noqa: F401
 from bssn_tf.data.errors import DatasetUnavailableError
 from bssn_tf.data.preprocessing import preprocess_image
-from bssn_tf.data.specs import DatasetSpec, get_spec
+from bssn_tf.data.specs import DATASETS, DatasetSpec, get_spec
 
 DEFAULT_SHUFFLE_BUFFER = 10_000
 
@@ -23,26 +23,30 @@ def load_images(
     data_dir: Optional[str] = None,
     manual_dir: Optional[str] = None,
     download: bool = False,
+    with_labels: bool = False,
 ) -> tf.data.Dataset:
     """Unbatched float32 images of `name` in [-1, 1], in the stored (deterministic) order.
 
     `split` is a TFDS split string ("train", "test[:10%]", ...). Datasets that are not
     yet prepared in `data_dir` are built when possible without network (the offline
     datasets, or imagenet2012 from `manual_dir`) or when `download=True`; otherwise
-    `DatasetUnavailableError` says how to obtain them.
+    `DatasetUnavailableError` says how to obtain them. With `with_labels`, elements are
+    `(image, int32 label)` pairs (see `require_labels`).
     """
-    return _preprocessed_images(name, split, image_size, data_dir, manual_dir, download)
+    return _preprocessed_images(
+        name, split, image_size, data_dir, manual_dir, download, with_labels=with_labels
+    )
 
 
 def _preprocessed_images(
-    name, split, image_size, data_dir, manual_dir, download, autocache=True
+    name, split, image_size, data_dir, manual_dir, download, with_labels=False, autocache=True
 ) -> tf.data.Dataset:
     spec = get_spec(name)
     size = _output_size(spec, image_size)
-    images = _stored_images(spec, split, data_dir, manual_dir, download, autocache)
-    return images.map(
-        lambda image: preprocess_image(image, spec, size), num_parallel_calls=tf.data.AUTOTUNE
+    examples = _stored_images(
+        spec, split, data_dir, manual_dir, download, with_labels=with_labels, autocache=autocache
     )
+    return examples.map(_preprocessor(spec, size), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def training_batches(
@@ -54,6 +58,7 @@ def training_batches(
     manual_dir: Optional[str] = None,
     shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
     download: bool = False,
+    with_labels: bool = False,
 ) -> tf.data.Dataset:
     """Endless batches [global_batch_size, size, size, C] of the spec's training split.
 
@@ -61,6 +66,8 @@ def training_batches(
     buffer that reshuffles every epoch. Shuffling happens before decoding to float so
     the buffer holds compact uint8 images. Incomplete final batches are dropped so
     every step (and every replica's share under tf.distribute) has a static shape.
+    With `with_labels`, batches are `(images, int32 labels [global_batch_size])`; the
+    images are the same as without.
     """
     for arg_name, value in (
         ("global_batch_size", global_batch_size),
@@ -69,11 +76,13 @@ def training_batches(
         _require_positive_int(arg_name, value)
     spec = get_spec(name)
     size = _output_size(spec, image_size)
-    images = _stored_images(spec, spec.train_split, data_dir, manual_dir, download)
+    examples = _stored_images(
+        spec, spec.train_split, data_dir, manual_dir, download, with_labels=with_labels
+    )
     return (
-        images.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         .repeat()
-        .map(lambda image: preprocess_image(image, spec, size), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(_preprocessor(spec, size), num_parallel_calls=tf.data.AUTOTUNE)
         .batch(global_batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -87,42 +96,84 @@ def load_array(
     data_dir: Optional[str] = None,
     manual_dir: Optional[str] = None,
     download: bool = False,
-) -> np.ndarray:
+    with_labels: bool = False,
+):
     """The first `limit` images of a split (all if None) as float32 [N, H, W, C] in [-1, 1].
 
     Used as the real-image reference of evaluation metrics, so asking for more images
     than the split holds is an error rather than a silently smaller reference.
+    With `with_labels`, returns `(images, int32 labels [N])`.
     """
     # Read once, so TFDS's cache of small datasets would only be filled and
     # dropped (and, cut short by take(), warn that it was discarded).
-    images = _preprocessed_images(
-        name, split, image_size, data_dir, manual_dir, download, autocache=False
+    examples = _preprocessed_images(
+        name,
+        split,
+        image_size,
+        data_dir,
+        manual_dir,
+        download,
+        with_labels=with_labels,
+        autocache=False,
     )
     if limit is not None:
         _require_positive_int("limit", limit)
-        images = images.take(limit)
-    array = np.concatenate(list(images.batch(1024).as_numpy_iterator()), axis=0)
-    if limit is not None and len(array) < limit:
+        examples = examples.take(limit)
+    batches = list(examples.batch(1024).as_numpy_iterator())
+    if with_labels:
+        images, labels = (np.concatenate(parts, axis=0) for parts in zip(*batches))
+    else:
+        images = np.concatenate(batches, axis=0)
+    if limit is not None and len(images) < limit:
         raise ValueError(
-            f"Split {split!r} of dataset {name!r} holds {len(array)} images, "
+            f"Split {split!r} of dataset {name!r} holds {len(images)} images, "
             f"fewer than limit={limit}."
         )
-    return array
+    return (images, labels) if with_labels else images
+
+
+def require_labels(spec: DatasetSpec) -> None:
+    """Raises ValueError unless the spec's training split has a `label` feature."""
+    if not spec.num_classes:
+        raise ValueError(
+            f"Dataset {spec.name!r} has no class labels in its training split "
+            f"{spec.train_split!r}; class-conditional use needs a labelled dataset, one of "
+            f"{sorted(name for name, other in DATASETS.items() if other.num_classes)}."
+        )
+
+
+def _preprocessor(spec: DatasetSpec, size: int):
+    """`preprocess_image` on an image, or on the image of an `(image, label)` pair."""
+
+    def preprocess(image, label=None):
+        image = preprocess_image(image, spec, size)
+        return image if label is None else (image, label)
+
+    return preprocess
 
 
 def _stored_images(
-    spec: DatasetSpec, split: str, data_dir, manual_dir, download, autocache=True
+    spec: DatasetSpec,
+    split: str,
+    data_dir,
+    manual_dir,
+    download,
+    with_labels=False,
+    autocache=True,
 ) -> tf.data.Dataset:
-    """Decoded uint8 images of a split, preparing the dataset first if that is possible here.
-
-    With `autocache`, TFDS keeps a small split in memory after the first pass.
-    """
+    """Decoded uint8 images of a split (with int32 labels if asked), preparing the dataset
+    first if that is possible here. With `autocache`, TFDS keeps a small split in memory
+    after the first pass."""
+    if with_labels:
+        require_labels(spec)
     builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
     if not builder.is_prepared():
         _prepare(spec, builder, manual_dir, download)
     examples = builder.as_dataset(
         split=split, shuffle_files=False, read_config=tfds.ReadConfig(try_autocache=autocache)
     )
+    if with_labels:
+        return examples.map(lambda example: (example["image"], tf.cast(example["label"], tf.int32)))
     return examples.map(lambda example: example["image"])
 
 

@@ -31,6 +31,7 @@ class DatasetSpec:
       crop_square: cut the largest central square (for images of varying size).
       needs_manual_dir: TFDS cannot download it; it is built from local files.
       builds_offline: built from an installed package, never downloaded.
+      num_classes: classes of the `label` feature of `train_split`; 0 if it has none.
     """
 
     name: str
@@ -42,6 +43,7 @@ class DatasetSpec:
     crop_square: bool = False
     needs_manual_dir: bool = False
     builds_offline: bool = False
+    num_classes: int = 0
 
     def __post_init__(self):
         if self.center_crop is not None and self.crop_square:
@@ -53,17 +55,23 @@ class DatasetSpec:
 DATASETS = {
     spec.name: spec
     for spec in (
-        DatasetSpec("mnist5k", "mnist5k", 28, 1, builds_offline=True),
-        DatasetSpec("digits", "digits", 28, 1, builds_offline=True),
-        DatasetSpec("mnist", "mnist", 28, 1),
-        DatasetSpec("fashion_mnist", "fashion_mnist", 28, 1),
-        DatasetSpec("cifar10", "cifar10", 32, 3),
+        DatasetSpec("mnist5k", "mnist5k", 28, 1, builds_offline=True, num_classes=10),
+        DatasetSpec("digits", "digits", 28, 1, builds_offline=True, num_classes=10),
+        DatasetSpec("mnist", "mnist", 28, 1, num_classes=10),
+        DatasetSpec("fashion_mnist", "fashion_mnist", 28, 1, num_classes=10),
+        DatasetSpec("cifar10", "cifar10", 32, 3, num_classes=10),
         DatasetSpec("stl10", "stl10", 48, 3, train_split="unlabelled"),
         DatasetSpec(
             "celeb_a", "celeb_a", 64, 3, train_split="train+validation+test", center_crop=128
         ),
         DatasetSpec(
-            "imagenet2012", "imagenet2012", 128, 3, crop_square=True, needs_manual_dir=True
+            "imagenet2012",
+            "imagenet2012",
+            128,
+            3,
+            crop_square=True,
+            needs_manual_dir=True,
+            num_classes=1000,
         ),
     )
 }

@@ -8,11 +8,17 @@ import tensorflow as tf
 from bssn_tf.io.atomic_files import write_bytes_atomically
 
 
-def image_grid(images):
-    """[n, H, W, C] in [-1, 1] -> one uint8 [rows*H, cols*W, C] image, rows = ceil(sqrt(n))."""
+def image_grid(images, columns=None):
+    """[n, H, W, C] in [-1, 1] -> one uint8 [rows*H, cols*W, C] image, filled row by row.
+
+    `columns` defaults to ceil(sqrt(n)), a near-square grid.
+    """
     images = np.asarray(images, np.float32)
     count, height, width, channels = images.shape
-    columns = math.ceil(math.sqrt(count))
+    if columns is None:
+        columns = math.ceil(math.sqrt(count))
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be an integer >= 1; got columns={columns!r}.")
     rows = math.ceil(count / columns)
     padded = np.full((rows * columns, height, width, channels), -1.0, np.float32)
     padded[:count] = images
@@ -21,6 +27,6 @@ def image_grid(images):
     return np.clip(np.round((grid + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def write_grid_png(path, images):
+def write_grid_png(path, images, columns=None):
     """Writes the image_grid of `images` ([n, H, W, C] in [-1, 1]) to `path` atomically."""
-    write_bytes_atomically(path, tf.io.encode_png(image_grid(images)).numpy())
+    write_bytes_atomically(path, tf.io.encode_png(image_grid(images, columns)).numpy())

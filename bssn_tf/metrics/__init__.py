@@ -10,6 +10,12 @@ float64 numpy. Deliberate differences from TF-GAN: image-level functions take
 """
 
 from bssn_tf.metrics.classifier_score import classifier_score, classifier_score_from_logits
+from bssn_tf.metrics.conditional import (
+    class_consistency,
+    class_consistency_from_logits,
+    evaluate_conditional_generator,
+    intra_class_fcd_from_activations,
+)
 from bssn_tf.metrics.digit_classifier import load_digit_classifier, make_digit_extractor
 from bssn_tf.metrics.evaluate import evaluate_generator
 from bssn_tf.metrics.feature_extractor import FeatureExtractor
@@ -32,13 +38,17 @@ from bssn_tf.metrics.kernel_distance import (
 
 __all__ = [
     "FeatureExtractor",
+    "class_consistency",
+    "class_consistency_from_logits",
     "classifier_score",
     "classifier_score_from_logits",
+    "evaluate_conditional_generator",
     "evaluate_generator",
     "fid_statistics",
     "frechet_classifier_distance",
     "frechet_classifier_distance_from_activations",
     "frechet_distance_from_statistics",
+    "intra_class_fcd_from_activations",
     "kernel_classifier_distance",
     "kernel_classifier_distance_from_activations",
     "load_digit_classifier",

@@ -12,6 +12,7 @@ from typing import Optional
 
 from bssn_tf import data, zoo
 from bssn_tf.io import write_json_atomically
+from bssn_tf.metrics.conditional import evaluate_conditional_generator
 from bssn_tf.metrics.evaluate import EXTRACTORS, evaluate_generator
 from bssn_tf.metrics.fid_extractor import make_fid_inception_extractor
 from bssn_tf.metrics.fid_weights import file_sha256
@@ -64,6 +65,8 @@ class ExportEvaluationConfig:
     batch_size: int = 500
     seed: int = 0
     output: Optional[str] = None
+    # Conditional models only: images per class for class consistency and intra-class FCD.
+    num_per_class: int = 100
 
     def __post_init__(self):
         given = [name for name in SOURCES if getattr(self, name)]
@@ -86,7 +89,12 @@ class ExportEvaluationConfig:
                 "real_stats and save_real_stats exclude each other: with real_stats no real "
                 "images are read."
             )
-        for name, minimum in (("num_samples", 2), ("num_real", 2), ("batch_size", 1)):
+        for name, minimum in (
+            ("num_samples", 2),
+            ("num_real", 2),
+            ("batch_size", 1),
+            ("num_per_class", 2),
+        ):
             value = getattr(self, name)
             if value is not None and value < minimum:
                 raise EvaluationConfigError(f"{name}={value}: must be at least {minimum}.")
@@ -122,23 +130,30 @@ def _extractor(config):
     return EXTRACTORS[config.extractor]()
 
 
-def _real_inputs(config, protocol):
-    """(real images or None, real statistics or None, what to record about them)."""
+def _real_inputs(config, protocol, with_labels):
+    """(real images or None, their labels or None, real statistics or None, what to record)."""
     if config.real_stats:
         statistics = load_fid_statistics(config.real_stats)
         record = {
             "real_stats": config.real_stats,
             "real_stats_sha256": file_sha256(config.real_stats),
         }
-        return None, statistics, record
+        return None, None, statistics, record
     # load_array refuses a split with fewer images than the protocol needs.
-    images = data.load_array(config.dataset, config.real_split, limit=protocol.num_real)
+    real = data.load_array(
+        config.dataset, config.real_split, limit=protocol.num_real, with_labels=with_labels
+    )
+    images, labels = real if with_labels else (real, None)
     record = {"dataset": config.dataset, "real_split": config.real_split}
-    return images, None, record
+    return images, labels, None, record
 
 
 def evaluate_export(config):
     """Scores the generator `config` names, writes the results JSON, and returns them.
+
+    A class-conditional generator gets uniform labels for FCD, KCD and the
+    classifier score, and `num_per_class` images of each class for class
+    consistency and intra-class FCD (against the real images of that class).
 
     Raises:
       EvaluationConfigError: no such export, or bad settings.
@@ -150,10 +165,17 @@ def evaluate_export(config):
     protocol = resolve_protocol(
         config.protocol, config.num_samples, config.num_real, extractor.name
     )
-    real_images, real_statistics, real_record = _real_inputs(config, protocol)
+    if config.real_stats and generator.num_classes:
+        raise EvaluationConfigError(
+            f"real_stats={config.real_stats}: a class-conditional model needs the real images "
+            "of each class for intra-class FCD; leave real_stats out."
+        )
+    real_images, real_labels, real_statistics, real_record = _real_inputs(
+        config, protocol, with_labels=bool(generator.num_classes)
+    )
     num_images = protocol.num_score_samples + (0 if real_images is None else len(real_images))
     results = evaluate_generator(
-        generator,
+        generator.with_uniform_labels(config.seed),
         real_images,
         extractor=extractor,
         num_samples=protocol.num_samples,
@@ -167,6 +189,20 @@ def evaluate_export(config):
         z_dim=generator.z_dim,
         progress=num_images >= _PROGRESS_BAR_MIN_IMAGES,
     )
+    if generator.num_classes:
+        results.update(
+            evaluate_conditional_generator(
+                generator,
+                real_images,
+                real_labels,
+                generator.num_classes,
+                extractor=extractor,
+                num_per_class=config.num_per_class,
+                batch_size=config.batch_size,
+                seed=config.seed,
+                z_dim=generator.z_dim,
+            )
+        )
     name, value = config.source
     results.update(
         protocol=protocol.name,

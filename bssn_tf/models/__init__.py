@@ -2,6 +2,7 @@
 
 from bssn_tf.models.architectures import ARCHS, build_discriminator, build_generator
 from bssn_tf.models.cnn import cnn_discriminator, cnn_generator
+from bssn_tf.models.conditional import ConditionalBatchNormalization
 from bssn_tf.models.layer_walk import walk_layers
 from bssn_tf.models.normalization import (
     NORMS,
@@ -15,6 +16,7 @@ from bssn_tf.models.resnet import GlobalSumPooling2D, resnet_discriminator, resn
 
 __all__ = [
     "ARCHS",
+    "ConditionalBatchNormalization",
     "NORMS",
     "NormSpec",
     "GlobalSumPooling2D",

@@ -15,13 +15,23 @@ def check_arch(arch):
         raise ValueError(f"arch must be one of {sorted(ARCHS)}; got arch={arch!r}.")
 
 
-def build_generator(arch, image_size, channels, z_dim, width):
+def build_generator(arch, image_size, channels, z_dim, width, num_classes=0):
+    """`arch`'s generator; class-conditional (inputs `[z, labels]`) when num_classes > 0."""
     check_arch(arch)
-    return ARCHS[arch][0](image_size=image_size, channels=channels, z_dim=z_dim, width=width)
+    return ARCHS[arch][0](
+        image_size=image_size, channels=channels, z_dim=z_dim, width=width, num_classes=num_classes
+    )
 
 
-def build_discriminator(arch, image_size, channels, norm, scale, width):
+def build_discriminator(arch, image_size, channels, norm, scale, width, num_classes=0):
+    """`arch`'s discriminator; a projection discriminator (inputs `[images, labels]`) when
+    num_classes > 0."""
     check_arch(arch)
     return ARCHS[arch][1](
-        image_size=image_size, channels=channels, norm=norm, scale=scale, width=width
+        image_size=image_size,
+        channels=channels,
+        norm=norm,
+        scale=scale,
+        width=width,
+        num_classes=num_classes,
     )

@@ -8,10 +8,20 @@ needs only two doublings, so its generator keeps the first two (256, 128;
 7 -> 14 -> 28) and drops the 64-channel one. The discriminator is the same
 for every size; its three stride-2 convolutions end at `ceil(size / 8)` pixels
 (4 for 28 px). `width` multiplies every channel count (base 64).
+
+With `num_classes` > 0 both are class-conditional (models/conditional.py): every
+BatchNorm of G is conditional, and D's logit gains the projection term on its
+flattened last feature map.
 """
 
 import keras
 
+from bssn_tf.models.conditional import (
+    batch_norm,
+    check_num_classes,
+    discriminator_logits,
+    label_input,
+)
 from bssn_tf.models.initializers import layer_kwargs, reference_layer_kwargs
 from bssn_tf.models.normalization import check_norm, normalized
 from bssn_tf.models.space_to_depth_conv import SpaceToDepthConv2D
@@ -52,25 +62,28 @@ def generator_deconv_channels(image_size):
     return GENERATOR_DECONV_CHANNELS[:2] if image_size == MNIST_SIZE else GENERATOR_DECONV_CHANNELS
 
 
-def cnn_generator(image_size=32, channels=3, z_dim=128, width=1.0, name="generator"):
-    """z [n, z_dim] -> images [n, size, size, channels] in [-1, 1]; never normalized."""
+def cnn_generator(image_size=32, channels=3, z_dim=128, width=1.0, num_classes=0, name="generator"):
+    """z [n, z_dim] (and labels [n] if num_classes) -> images [n, size, size, channels] in
+    [-1, 1]; never normalized."""
     start = generator_start_size(image_size)
+    check_num_classes(num_classes)
     init = reference_layer_kwargs()
     z = keras.Input((z_dim,), name="z")
+    labels = label_input() if num_classes else None
     top = scaled_channels(512, width)
     x = keras.layers.Dense(start * start * top, name="dense", **init)(z)
-    x = keras.layers.BatchNormalization(synchronized=True, name="dense_bn")(x)
+    x = batch_norm(x, labels, num_classes, "dense_bn")
     x = keras.layers.ReLU(name="dense_relu")(x)
     x = keras.layers.Reshape((start, start, top), name="reshape")(x)
     for index, base in enumerate(generator_deconv_channels(image_size)):
         x = keras.layers.Conv2DTranspose(
             scaled_channels(base, width), 4, 2, padding="same", name=f"deconv{index}", **init
         )(x)
-        x = keras.layers.BatchNormalization(synchronized=True, name=f"deconv{index}_bn")(x)
+        x = batch_norm(x, labels, num_classes, f"deconv{index}_bn")
         x = keras.layers.ReLU(name=f"deconv{index}_relu")(x)
     x = keras.layers.Conv2DTranspose(channels, 3, 1, padding="same", name="to_image", **init)(x)
     images = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
-    return keras.Model(z, images, name=name)
+    return keras.Model([z, labels] if num_classes else z, images, name=name)
 
 
 def cnn_discriminator(
@@ -79,11 +92,14 @@ def cnn_discriminator(
     norm="sn",
     scale=1.0,
     width=1.0,
+    num_classes=0,
     name="discriminator",
     conv3x3_repeats=1,
     init="reference",
 ):
-    """images -> one logit per image; every conv and the final Dense wrapped as `norm` says.
+    """images (and labels [n] if num_classes) -> one logit per image.
+
+    Every conv, the final Dense and the class embedding are wrapped as `norm` says.
 
     Args:
       conv3x3_repeats: copies of each stride-1 conv3x3 (1: the paper's D). More
@@ -96,6 +112,7 @@ def cnn_discriminator(
     """
     check_image_size(image_size)
     check_norm(norm)
+    check_num_classes(num_classes)
     if (
         isinstance(conv3x3_repeats, bool)
         or not isinstance(conv3x3_repeats, int)
@@ -124,6 +141,6 @@ def cnn_discriminator(
             x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"conv{index}_lrelu")(x)
             index += 1
     x = keras.layers.Flatten(name="flatten")(x)
-    logits = normalized(keras.layers.Dense(1, name="logit", **init), norm, scale)(x)
-    logits = keras.layers.Activation("linear", dtype="float32", name="logit_float32")(logits)
-    return keras.Model(images, logits, name=name)
+    labels = label_input() if num_classes else None
+    logits = discriminator_logits(x, labels, num_classes, norm, scale, **init)
+    return keras.Model([images, labels] if num_classes else images, logits, name=name)

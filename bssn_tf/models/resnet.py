@@ -8,11 +8,22 @@ Two configurations, with every channel count times `width`:
 G ends with BN, ReLU, conv3x3, tanh; D with ReLU, global sum pooling and Dense 1.
 Kernels use Glorot-uniform initialisation, as in the SNGAN code; every D
 convolution (shortcuts included) and the final Dense are wrapped as `norm` says.
+
+With `num_classes` > 0 both are class-conditional, as in SNGAN's conditional
+ResNets: the BatchNorms inside G's blocks are conditional (the final one before
+`to_image` stays plain), and D's logit gains the projection term on the pooled
+features (models/conditional.py).
 """
 
 import keras
 from keras import ops
 
+from bssn_tf.models.conditional import (
+    batch_norm,
+    check_num_classes,
+    discriminator_logits,
+    label_input,
+)
 from bssn_tf.models.normalization import check_norm, normalized
 from bssn_tf.models.width import scaled_channels
 
@@ -53,13 +64,13 @@ def _conv(channels, kernel, name):
     return keras.layers.Conv2D(channels, kernel, padding="same", name=name)
 
 
-def _generator_block(x, channels, name):
+def _generator_block(x, labels, num_classes, channels, name):
     """BN-ReLU-up-conv3-BN-ReLU-conv3, plus an upsampled 1x1-conv shortcut."""
-    h = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_bn1")(x)
+    h = batch_norm(x, labels, num_classes, f"{name}_bn1")
     h = keras.layers.ReLU(name=f"{name}_relu1")(h)
     h = keras.layers.UpSampling2D(name=f"{name}_up")(h)
     h = _conv(channels, 3, f"{name}_conv1")(h)
-    h = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_bn2")(h)
+    h = batch_norm(h, labels, num_classes, f"{name}_bn2")
     h = keras.layers.ReLU(name=f"{name}_relu2")(h)
     h = _conv(channels, 3, f"{name}_conv2")(h)
     shortcut = keras.layers.UpSampling2D(name=f"{name}_shortcut_up")(x)
@@ -93,29 +104,42 @@ def _optimized_block(x, channels, norm, scale, name):
     return keras.layers.Add(name=f"{name}_add")([h, shortcut])
 
 
-def resnet_generator(image_size=32, channels=3, z_dim=128, width=1.0, name="generator"):
-    """z [n, z_dim] -> images [n, size, size, channels] in [-1, 1]; never normalized."""
+def resnet_generator(
+    image_size=32, channels=3, z_dim=128, width=1.0, num_classes=0, name="generator"
+):
+    """z [n, z_dim] (and labels [n] if num_classes) -> images [n, size, size, channels] in
+    [-1, 1]; never normalized."""
     check_image_size(image_size)
+    check_num_classes(num_classes)
     start_channels, block_channels, _, _ = CONFIGS[image_size]
     z = keras.Input((z_dim,), name="z")
+    labels = label_input() if num_classes else None
     top = scaled_channels(start_channels, width)
     x = keras.layers.Dense(START_SIZE * START_SIZE * top, name="dense")(z)
     x = keras.layers.Reshape((START_SIZE, START_SIZE, top), name="reshape")(x)
     for index, base in enumerate(block_channels):
-        x = _generator_block(x, scaled_channels(base, width), f"block{index}")
+        x = _generator_block(x, labels, num_classes, scaled_channels(base, width), f"block{index}")
     x = keras.layers.BatchNormalization(synchronized=True, name="final_bn")(x)
     x = keras.layers.ReLU(name="final_relu")(x)
     x = _conv(channels, 3, "to_image")(x)
     images = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
-    return keras.Model(z, images, name=name)
+    return keras.Model([z, labels] if num_classes else z, images, name=name)
 
 
 def resnet_discriminator(
-    image_size=32, channels=3, norm="sn", scale=1.0, width=1.0, name="discriminator"
+    image_size=32,
+    channels=3,
+    norm="sn",
+    scale=1.0,
+    width=1.0,
+    num_classes=0,
+    name="discriminator",
 ):
-    """images -> one logit per image; every conv and the final Dense wrapped as `norm` says."""
+    """images (and labels [n] if num_classes) -> one logit per image; every conv, the final
+    Dense and the class embedding wrapped as `norm` says."""
     check_image_size(image_size)
     check_norm(norm)
+    check_num_classes(num_classes)
     _, _, first_channels, blocks = CONFIGS[image_size]
     images = keras.Input((image_size, image_size, channels), name="images")
     x = _optimized_block(images, scaled_channels(first_channels, width), norm, scale, "block0")
@@ -125,6 +149,6 @@ def resnet_discriminator(
         )
     x = keras.layers.ReLU(name="final_relu")(x)
     x = GlobalSumPooling2D(name="sum_pool")(x)
-    logits = normalized(keras.layers.Dense(1, name="logit"), norm, scale)(x)
-    logits = keras.layers.Activation("linear", dtype="float32", name="logit_float32")(logits)
-    return keras.Model(images, logits, name=name)
+    labels = label_input() if num_classes else None
+    logits = discriminator_logits(x, labels, num_classes, norm, scale)
+    return keras.Model([images, labels] if num_classes else images, logits, name=name)

@@ -18,7 +18,16 @@ MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 EVAL_EXTRACTORS = ("digits", "fid_inception", "inception")
 # Fields that define the models and their data: a checkpoint made under other
 # values of these cannot be resumed.
-MODEL_FIELDS = ("dataset", "image_size", "arch", "width", "z_dim", "norm", "scale")
+MODEL_FIELDS = (
+    "dataset",
+    "image_size",
+    "arch",
+    "width",
+    "z_dim",
+    "norm",
+    "scale",
+    "num_classes",
+)
 # Paths on the training machine: recorded in model_dir/config.json, kept out
 # of the model card, which travels with the export.
 LOCATION_FIELDS = ("model_dir", "data_dir")
@@ -43,6 +52,7 @@ class TrainConfig:
     z_dim: int = 128
     norm: str = "bssn"
     scale: float = DEFAULT_BSSN_SCALE  # used by ssn/bssn only
+    num_classes: int = 0  # > 0: class-conditional G and projection D on the dataset's labels.
     loss: str = "hinge"
     steps: int = 100_000
     batch_size: int = 64
@@ -95,8 +105,16 @@ class TrainConfig:
         )
         for name in positive:
             _check_int(name, getattr(self, name), minimum=1)
-        for name in ("sample_every", "eval_every"):
+        for name in ("sample_every", "eval_every", "num_classes"):
             _check_int(name, getattr(self, name), minimum=0)
+        labels = DATASETS[self.dataset].num_classes
+        if self.num_classes and self.num_classes != labels:
+            raise ConfigError(
+                f"num_classes must be 0 (unconditional) or the {labels} classes of "
+                f"dataset={self.dataset}; got num_classes={self.num_classes}"
+                + ("" if labels else f" (dataset={self.dataset} has no labels)")
+                + "."
+            )
         if self.jit_compile not in (None, True, False):
             raise ConfigError(
                 f"jit_compile must be True, False or None (auto); "

@@ -19,13 +19,18 @@ def spectral_norm_estimates(discriminator):
 def input_gradient_norms(discriminator, images):
     """`||dD(x)/dx||_2` per example, shape [n].
 
-    The gradient of the batch sum equals each example's own gradient because
-    the discriminators have no cross-example layers (no batch norm).
+    `images` may be `[images, labels]` for a conditional D; the gradient is the
+    images'. The gradient of the batch sum equals each example's own gradient
+    because the discriminators have no cross-example layers (no batch norm).
     """
+    labels = None
+    if isinstance(images, (list, tuple)):
+        images, labels = images
     images = tf.convert_to_tensor(images, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(images)
-        total = tf.reduce_sum(tf.cast(discriminator(images, training=False), tf.float32))
+        inputs = images if labels is None else [images, labels]
+        total = tf.reduce_sum(tf.cast(discriminator(inputs, training=False), tf.float32))
     gradients = tape.gradient(total, images)
     return tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]))
 

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from bssn_tf import data, metrics
+from bssn_tf.metrics.conditional import class_consistency
 from bssn_tf.metrics.evaluate import get_extractor
 
 METRICS_FILE = "metrics.csv"
@@ -21,13 +22,17 @@ COLUMNS = (
     "num_real",
     "extractor",
 )
+# Conditional runs also log the share of samples the classifier assigns to their label.
+CONDITIONAL_COLUMNS = COLUMNS + ("class_consistency",)
 
 
 class PeriodicEvaluator:
     """Scores the generator with `bssn_tf.metrics.evaluate_generator` (digits extractor).
 
-    The extractor and the real images are loaded when this is made, so a
-    missing digit classifier stops the run before training starts.
+    A conditional generator gets labels drawn uniformly (seeded), and its rows
+    add the class consistency of the same samples. The extractor and the real
+    images are loaded when this is made, so a missing digit classifier stops
+    the run before training starts.
     """
 
     def __init__(self, config, image_size, resumed_step, extractor="digits"):
@@ -41,6 +46,7 @@ class PeriodicEvaluator:
             data_dir=config.data_dir,
         )
         self.path = os.path.join(config.model_dir, METRICS_FILE)
+        self._columns = CONDITIONAL_COLUMNS if config.num_classes else COLUMNS
         self.best_fcd = min(
             (float(row["fcd"]) for row in self._drop_rows_after(resumed_step)), default=math.inf
         )
@@ -60,24 +66,44 @@ class PeriodicEvaluator:
     def _write(self, rows, mode):
         new_file = mode == "w" or not os.path.exists(self.path)
         with open(self.path, mode, newline="") as handle:
-            writer = csv.DictWriter(handle, COLUMNS, extrasaction="ignore")
+            writer = csv.DictWriter(handle, self._columns, extrasaction="ignore")
             if new_file:
                 writer.writeheader()
             writer.writerows(rows)
 
     def evaluate(self, step, generate):
-        """Appends one row for `step`; `generate(z)` returns images in [-1, 1].
+        """Appends one row for `step`; `generate(z)` (`generate((z, labels))` for a
+        conditional generator) returns images in [-1, 1].
 
         The returned metrics carry `"best": True` when this FCD is the run's lowest so far.
         """
+        num_classes = self._config.num_classes
+        labels_rng = np.random.default_rng(self._config.seed)
+        generated = {"images": [], "labels": []}
+
+        def sample(z):
+            if not num_classes:
+                return np.asarray(generate(z))
+            labels = labels_rng.integers(0, num_classes, len(z)).astype(np.int32)
+            images = np.asarray(generate((z, labels)))
+            generated["images"].append(images)
+            generated["labels"].append(labels)
+            return images
+
         results = metrics.evaluate_generator(
-            lambda z: np.asarray(generate(z)),
+            sample,
             self._real,
             extractor=self._extractor,
             num_samples=self._config.eval_num_samples,
             seed=self._config.seed,
             z_dim=self._config.z_dim,
         )
+        if num_classes:
+            results["class_consistency"] = class_consistency(
+                np.concatenate(generated["images"]),
+                np.concatenate(generated["labels"]),
+                extractor=self._extractor,
+            )
         self._write([dict(results, step=step)], mode="a")
         best = results["fcd"] < self.best_fcd
         if best:

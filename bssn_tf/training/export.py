@@ -1,4 +1,8 @@
-"""The generator as a SavedModel: `serving_default(z) -> {"images"}`, plus its model card."""
+"""The generator as a SavedModel: `serving_default(z) -> {"images"}`, plus its model card.
+
+A class-conditional generator's signature is `serving_default(z, labels) -> {"images"}`,
+labels int32 `[N]`; its card records `num_classes` (0 for unconditional ones).
+"""
 
 import json
 import os
@@ -19,13 +23,22 @@ BEST_EXPORT_DIR = "best_export"
 
 
 class _GeneratorModule(tf.Module):
-    def __init__(self, generator, z_dim):
+    def __init__(self, generator, z_dim, num_classes):
         super().__init__()
         self.generator = generator
-        self.serve = tf.function(
-            lambda z: {"images": tf.cast(self.generator(z, training=False), tf.float32)},
-            input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")],
-        )
+        z_spec = tf.TensorSpec([None, z_dim], tf.float32, name="z")
+        if num_classes:
+            self.serve = tf.function(
+                lambda z, labels: {
+                    "images": tf.cast(self.generator([z, labels], training=False), tf.float32)
+                },
+                input_signature=[z_spec, tf.TensorSpec([None], tf.int32, name="labels")],
+            )
+        else:
+            self.serve = tf.function(
+                lambda z: {"images": tf.cast(self.generator(z, training=False), tf.float32)},
+                input_signature=[z_spec],
+            )
 
 
 def software_versions():
@@ -65,23 +78,25 @@ def hardware_description():
     }
 
 
-def export_generator(generator, z_dim, model_dir, card, folder=EXPORT_DIR):
+def export_generator(generator, z_dim, model_dir, card, folder=EXPORT_DIR, num_classes=0):
     """Writes model_dir/`folder`/ (SavedModel and model_card.json) and returns its path.
 
     The export is assembled in a temporary folder and renamed into place, so
     the folder is never half-written; an older export is replaced. The card
     lists the sha256 of every other file, so `bssn_tf.zoo.load` verifies the
-    export like any zoo model.
+    export like any zoo model. `num_classes` > 0 exports the `(z, labels)`
+    signature of a class-conditional generator.
     """
     final = os.path.join(model_dir, folder)
     staging = tempfile.mkdtemp(dir=model_dir, prefix=".export-")
-    module = _GeneratorModule(generator, z_dim)
+    module = _GeneratorModule(generator, z_dim, num_classes)
     tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
     write_json_atomically(
         os.path.join(staging, CARD),
         dict(
             card,
             z_dim=z_dim,
+            num_classes=num_classes,
             software=software_versions(),
             hardware=hardware_description(),
             files=file_checksums(staging),

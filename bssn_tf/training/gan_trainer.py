@@ -5,6 +5,10 @@ D(real, training=True), which advances each `u` once, then D(fake) inside
 `hold_power_iteration()`; the whole G step runs inside it too. So `u` advances
 exactly once per D step. The hold is never open across a cross-replica sync
 in a D step, which is where MirroredStrategy switches replica threads.
+
+Class-conditional models (`config.num_classes` > 0) take `[z, labels]` and
+`[images, labels]`: real images come with their dataset labels, and D judges
+each generated image under the label G was given. The schedule is the same.
 """
 
 import keras
@@ -56,6 +60,7 @@ class GANTrainer:
         )
         self.train_step = tf.function(self._train_step, autograph=False)
         self.diagnose = tf.function(self._diagnose, autograph=False)
+        # `z`, or `(z, labels)` for a conditional generator.
         self.generate = tf.function(lambda z: self.generator(z, training=False), autograph=False)
 
     @classmethod
@@ -64,9 +69,17 @@ class GANTrainer:
         return cls(
             config,
             strategy,
-            lambda: build_generator(config.arch, image_size, channels, config.z_dim, config.width),
+            lambda: build_generator(
+                config.arch, image_size, channels, config.z_dim, config.width, config.num_classes
+            ),
             lambda: build_discriminator(
-                config.arch, image_size, channels, config.norm, config.scale, config.width
+                config.arch,
+                image_size,
+                channels,
+                config.norm,
+                config.scale,
+                config.width,
+                config.num_classes,
             ),
         )
 
@@ -98,12 +111,16 @@ class GANTrainer:
         optimizer.apply(gradients, variables)
         return [gradient * tf.cast(unscale, gradient.dtype) for gradient in gradients]
 
+    def _judged(self, images, generator_input):
+        """D's input for images that G made from `generator_input`: with its labels, if any."""
+        return [images, generator_input[1]] if self.config.num_classes else images
+
     def _discriminator_update(self, real, z):
         fake = self.generator(z, training=True)
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(real, training=True)  # advances u
             with hold_power_iteration():
-                fake_logits = self.discriminator(fake, training=True)
+                fake_logits = self.discriminator(self._judged(fake, z), training=True)
             loss = self.d_loss_fn(real_logits, fake_logits)
             scaled_loss = self._scaled_loss(loss, self.d_optimizer)
         gradients = self._apply_gradients(
@@ -113,7 +130,9 @@ class GANTrainer:
 
     def _generator_update(self, z):
         with hold_power_iteration(), tf.GradientTape() as tape:
-            fake_logits = self.discriminator(self.generator(z, training=True), training=True)
+            fake_logits = self.discriminator(
+                self._judged(self.generator(z, training=True), z), training=True
+            )
             loss = self.g_loss_fn(fake_logits)
             scaled_loss = self._scaled_loss(loss, self.g_optimizer)
         gradients = self._apply_gradients(
@@ -146,13 +165,16 @@ class GANTrainer:
         }
 
     def _diagnose(self, real, z):
-        """Sigmas and input-gradient norms on real and generated (inference-mode) batches."""
+        """Sigmas and input-gradient norms on real and generated (inference-mode) batches.
+
+        `real` and `z` are D's and G's inputs: with their labels for conditional models.
+        """
         values = diagnostics.spectral_norm_estimates(self.discriminator)
-        fake = self.generator(z, training=False)
-        for name, images in (("real", real), ("fake", fake)):
+        fake = self._judged(self.generator(z, training=False), z)
+        for name, inputs in (("real", real), ("fake", fake)):
             values.update(
                 diagnostics.summarize(
-                    diagnostics.input_gradient_norms(self.discriminator, images),
+                    diagnostics.input_gradient_norms(self.discriminator, inputs),
                     f"input_grad_norm/{name}",
                 )
             )

@@ -5,6 +5,10 @@ only on the seed; latent batches are `stateless_normal` draws keyed by
 (seed, stream, batch index). Resuming at position `n` skips `n` real batches
 and starts the latent counter at `n`: the run sees exactly the batches an
 uninterrupted run would.
+
+Class-conditional runs (`num_classes` > 0) pair real images with their dataset
+labels and every z with a label drawn uniformly, keyed like z on a stream of
+its own: D gets `((images, labels), (z, labels))`, G gets `(z, labels)`.
 """
 
 import tensorflow as tf
@@ -14,6 +18,8 @@ from bssn_tf import data
 DISCRIMINATOR_STREAM = 0
 GENERATOR_STREAM = 1
 SAMPLE_STREAM = 2
+# Added to a latent stream's number for the generator labels paired with it.
+LABEL_STREAM_OFFSET = 100
 
 
 def latent_batch(seed, stream, index, batch_size, z_dim):
@@ -24,11 +30,34 @@ def latent_batch(seed, stream, index, batch_size, z_dim):
     return tf.random.stateless_normal([batch_size, z_dim], seed=key)
 
 
+def label_batch(seed, stream, index, batch_size, num_classes):
+    """The int32 labels, uniform on [0, num_classes), paired with `latent_batch(seed, stream,
+    index, ...)`."""
+    key = tf.random.experimental.stateless_fold_in(
+        tf.constant([seed, stream + LABEL_STREAM_OFFSET], tf.int64), tf.cast(index, tf.int64)
+    )
+    return tf.random.stateless_uniform(
+        [batch_size], seed=key, minval=0, maxval=num_classes, dtype=tf.int32
+    )
+
+
 def latent_batches(seed, stream, batch_size, z_dim, start):
     """Endless z batches of a stream from batch `start` on."""
     return tf.data.Dataset.counter(start).map(
         lambda index: latent_batch(seed, stream, index, batch_size, z_dim)
     )
+
+
+def generator_input_batches(config, stream, start):
+    """Endless G inputs of a stream from batch `start` on: z batches, or `(z, labels)`
+    batches when `config.num_classes` > 0."""
+    z = latent_batches(config.seed, stream, config.batch_size, config.z_dim, start)
+    if not config.num_classes:
+        return z
+    labels = tf.data.Dataset.counter(start).map(
+        lambda index: label_batch(config.seed, stream, index, config.batch_size, config.num_classes)
+    )
+    return tf.data.Dataset.zip((z, labels))
 
 
 def _shard_by_data(dataset):
@@ -40,20 +69,20 @@ def _shard_by_data(dataset):
 
 
 def discriminator_inputs(config, image_size, position):
-    """(real images, z) global batches, from D step number `position` on."""
+    """(real, G input) global batches, from D step number `position` on; real is images, or
+    `(images, labels)` when `config.num_classes` > 0."""
     real = data.training_batches(
         config.dataset,
         config.batch_size,
         config.seed,
         image_size=image_size,
         data_dir=config.data_dir,
+        with_labels=bool(config.num_classes),
     )
-    z = latent_batches(config.seed, DISCRIMINATOR_STREAM, config.batch_size, config.z_dim, position)
+    z = generator_input_batches(config, DISCRIMINATOR_STREAM, position)
     return _shard_by_data(tf.data.Dataset.zip((real.skip(position), z)))
 
 
 def generator_inputs(config, position):
-    """z global batches for the generator, from G step number `position` on."""
-    return _shard_by_data(
-        latent_batches(config.seed, GENERATOR_STREAM, config.batch_size, config.z_dim, position)
-    )
+    """Generator input global batches, from G step number `position` on."""
+    return _shard_by_data(generator_input_batches(config, GENERATOR_STREAM, position))

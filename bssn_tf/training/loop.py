@@ -26,6 +26,9 @@ from bssn_tf.training.samples import SAMPLES_DIR, write_sample_grid
 from bssn_tf.training.strategies import is_chief, make_strategy
 
 SAMPLE_GRID_SIZE = 64
+# Conditional runs: one row of SAMPLE_GRID_COLUMNS samples per class, at most SAMPLE_GRID_ROWS.
+SAMPLE_GRID_COLUMNS = 8
+SAMPLE_GRID_ROWS = 10
 LOG_DIR = "logs"
 
 
@@ -127,6 +130,7 @@ def _train_owned(config, strategy, chief, started):
         image_size=image_size,
         limit=config.batch_size,
         data_dir=config.data_dir,
+        with_labels=bool(config.num_classes),
     )
     diagnostic_z = inputs.latent_batch(
         config.seed, inputs.SAMPLE_STREAM, 1, config.batch_size, config.z_dim
@@ -138,6 +142,21 @@ def _train_owned(config, strategy, chief, started):
     if chief:
         flag_history = record_config(config, previous_record, start_step)
         discard_export_after(config.model_dir, start_step)
+    sample_columns = None
+    if config.num_classes:
+        diagnostic_z = (
+            diagnostic_z,
+            inputs.label_batch(
+                config.seed, inputs.SAMPLE_STREAM, 1, config.batch_size, config.num_classes
+            ),
+        )
+        # One row per class (the first SAMPLE_GRID_ROWS classes), the same z in every row.
+        rows = min(config.num_classes, SAMPLE_GRID_ROWS)
+        sample_z = (
+            tf.tile(sample_z[:SAMPLE_GRID_COLUMNS], [rows, 1]),
+            tf.repeat(tf.range(rows, dtype=tf.int32), SAMPLE_GRID_COLUMNS),
+        )
+        sample_columns = SAMPLE_GRID_COLUMNS
     writer = (
         tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR))
         if chief
@@ -177,12 +196,18 @@ def _train_owned(config, strategy, chief, started):
                 _write_summaries(step, outputs, values, trainer)
                 progress.report(step, losses)
             if chief and config.sample_every and (step % config.sample_every == 0 or last):
-                write_sample_grid(config.model_dir, step, trainer.generate(sample_z).numpy())
+                write_sample_grid(
+                    config.model_dir, step, trainer.generate(sample_z).numpy(), sample_columns
+                )
             if evaluator and (step % config.eval_every == 0 or last):
                 results = evaluator.evaluate(step, trainer.generate)
                 last_eval = dict(results, step=step)
                 summaries.scalar("eval/fcd", results["fcd"], step=step)
                 summaries.scalar("eval/classifier_score", results["classifier_score"], step=step)
+                if config.num_classes:
+                    summaries.scalar(
+                        "eval/class_consistency", results["class_consistency"], step=step
+                    )
                 if results["best"]:
                     export_generator(
                         trainer.generator,
@@ -199,6 +224,7 @@ def _train_owned(config, strategy, chief, started):
                             },
                         ),
                         folder=BEST_EXPORT_DIR,
+                        num_classes=config.num_classes,
                     )
             if step % config.checkpoint_every == 0 or last:
                 keeper.save(wall_time_s())
@@ -206,7 +232,13 @@ def _train_owned(config, strategy, chief, started):
 
     export_dir = None
     if chief:
-        export_dir = export_generator(trainer.generator, config.z_dim, config.model_dir, card(step))
+        export_dir = export_generator(
+            trainer.generator,
+            config.z_dim,
+            config.model_dir,
+            card(step),
+            num_classes=config.num_classes,
+        )
     best_export_dir = os.path.join(config.model_dir, BEST_EXPORT_DIR)
     return {
         "steps": step,

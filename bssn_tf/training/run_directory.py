@@ -9,6 +9,7 @@ filesystems mounted with `nolock`, or CIFS without `nobrl`, it only excludes
 runs on the same machine (docs/DESIGN.md, "Runs and resume").
 """
 
+import dataclasses
 import errno
 import fcntl
 import json
@@ -169,12 +170,15 @@ def check_model_dir(config):
             f"model_dir={config.model_dir} holds a checkpoint but no {CONFIG_FILE}, so its "
             "model flags are unknown; use a new model_dir."
         )
-    stored = dict(record["model"], mixed_precision=record["run"].get("mixed_precision", "none"))
     wanted = dict(config.model_fields(), mixed_precision=config.mixed_precision)
+    # A field added after the run was made (num_classes, say) has its default there.
+    defaults = {field.name: field.default for field in dataclasses.fields(config)}
+    stored = dict(record["model"], mixed_precision=record["run"].get("mixed_precision", "none"))
+    stored = {name: stored.get(name, defaults[name]) for name in wanted}
     differing = [
-        f"{name}={stored.get(name)!r} (now {wanted[name]!r})"
+        f"{name}={stored[name]!r} (now {wanted[name]!r})"
         for name in wanted
-        if stored.get(name) != wanted[name]
+        if stored[name] != wanted[name]
     ]
     if differing:
         raise ConfigError(

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from bssn_tf.zoo import download, registry
 from bssn_tf.zoo.download import PinRequiredError
-from bssn_tf.zoo.generator import ZooGenerator, latents
+from bssn_tf.zoo.generator import ZooGenerator, latents, reference_labels
 from bssn_tf.zoo.integrity import CARD, IntegrityError, check_pin, read_card
 from bssn_tf.zoo.registry import UnknownModelError, available
 from bssn_tf.zoo.screening import ForbiddenOpError, screen_saved_model
@@ -33,6 +33,7 @@ __all__ = [
     "card",
     "latents",
     "load",
+    "reference_labels",
     "verify",
 ]
 

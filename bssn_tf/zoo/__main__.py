@@ -32,9 +32,21 @@ def show_card(args):
 
 
 def sample(args):
-    images = zoo.load(args.name, args.sha256).sample(args.num, seed=args.seed)
-    write_grid_png(args.out, images)
-    print(f"wrote {args.num} samples of {args.name} (seed {args.seed}) to {args.out}")
+    generator = zoo.load(args.name, args.sha256)
+    if args.label is not None or not generator.num_classes:
+        labels = None if args.label is None else [args.label] * args.num
+        images = generator.sample(args.num, seed=args.seed, labels=labels)
+        write_grid_png(args.out, images)
+        of_class = "" if args.label is None else f" of class {args.label}"
+        print(f"wrote {args.num} samples{of_class} of {args.name} (seed {args.seed}) to {args.out}")
+        return
+    # A conditional model without --label: one row per class, the same latents in every row.
+    per_class = max(1, args.num // generator.num_classes)
+    write_grid_png(args.out, generator.class_rows(per_class, args.seed), columns=per_class)
+    print(
+        f"wrote {generator.num_classes} rows (one per class) of {per_class} samples of "
+        f"{args.name} (seed {args.seed}) to {args.out}"
+    )
 
 
 def verify(args):
@@ -90,6 +102,13 @@ def parse_args(argv):
     grid.add_argument("--num", type=positive_int, default=64)
     grid.add_argument("--seed", type=int, default=0)
     grid.add_argument("--out", default="grid.png")
+    grid.add_argument(
+        "--label",
+        type=int,
+        default=None,
+        help="class of every sample (conditional models); without it they get one row per "
+        "class of --num // num_classes samples",
+    )
     add_pin(grid)
     grid.set_defaults(run=sample)
     check = commands.add_parser(

@@ -149,6 +149,11 @@ def check_card_fields(card, source):
             f"{source}: image_shape is {shape!r}; expected [height, width, channels] "
             "as positive integers"
         )
+    num_classes = card.get("num_classes", 0)
+    if not (num_classes == 0 or _positive_int(num_classes)):
+        raise IntegrityError(
+            f"{source}: num_classes is {num_classes!r}; expected an integer >= 0 (0: unconditional)"
+        )
     if not isinstance(card.get("name", ""), str):
         raise IntegrityError(f"{source}: name is {card['name']!r}; expected a string")
 

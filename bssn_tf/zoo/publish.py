@@ -29,6 +29,10 @@ REFERENCE_SIZE = 8
 EXTRACTOR = "digits"
 # Which export of a run becomes the zoo model.
 CHECKPOINT_CHOICES = ("best", "final")
+# Class-conditional models: samples per class row of samples.png, and generated images per
+# class for class consistency and intra-class FCD.
+CLASS_ROW_SIZE = 8
+CONDITIONAL_PER_CLASS = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,17 +66,39 @@ class PublishConfig:
 
 
 def score(generate, flags_used, num_samples):
-    """Card metrics: `num_samples` generated images against every real training image."""
-    real = data.load_array(flags_used["dataset"], "train", image_size=flags_used["image_size"])
+    """Card metrics: `num_samples` generated images against every real training image.
+
+    A class-conditional model gets uniform labels for these, and adds class
+    consistency and intra-class FCD on CONDITIONAL_PER_CLASS images per class.
+    """
+    num_classes = flags_used.get("num_classes", 0)
+    real = data.load_array(
+        flags_used["dataset"],
+        "train",
+        image_size=flags_used["image_size"],
+        with_labels=bool(num_classes),
+    )
     results = metrics.evaluate_generator(
-        generate,
-        real,
+        generate.with_uniform_labels(seed=0),
+        real[0] if num_classes else real,
         extractor=EXTRACTOR,
         num_samples=num_samples,
         seed=0,
         z_dim=flags_used["z_dim"],
         progress=True,
     )
+    if num_classes:
+        results.update(
+            metrics.evaluate_conditional_generator(
+                generate,
+                *real,
+                num_classes,
+                extractor=EXTRACTOR,
+                num_per_class=CONDITIONAL_PER_CLASS,
+                seed=0,
+                z_dim=flags_used["z_dim"],
+            )
+        )
     return dict(
         results,
         real_split="train",
@@ -96,6 +122,11 @@ def build_card(export_card, run, model_metrics, checksums, config, trained_steps
         reference_output={
             "file": "reference_output.npz",
             "z": f"bssn_tf.zoo.latents({REFERENCE_SIZE}, seed=0, z_dim)",
+            **(
+                {"labels": f"bssn_tf.zoo.reference_labels({REFERENCE_SIZE}, num_classes)"}
+                if export_card.get("num_classes")
+                else {}
+            ),
         },
         files=checksums,
     )
@@ -162,12 +193,19 @@ def publish(config):
             os.path.join(staging, "training_metrics.csv"),
         )
         generate = generator.ZooGenerator(tf.saved_model.load(staging), export_card, staging)
-        write_grid_png(os.path.join(staging, "samples.png"), generate.sample(GRID_SIZE, seed=0))
+        grid_path = os.path.join(staging, "samples.png")
+        if generate.num_classes:
+            write_grid_png(grid_path, generate.class_rows(CLASS_ROW_SIZE), CLASS_ROW_SIZE)
+        else:
+            write_grid_png(grid_path, generate.sample(GRID_SIZE, seed=0))
         reference_z = generator.latents(REFERENCE_SIZE, 0, generate.z_dim)
+        reference_labels = generator.reference_labels(REFERENCE_SIZE, generate.num_classes)
+        labels_entry = {} if reference_labels is None else {"labels": reference_labels}
         np.savez(
             os.path.join(staging, "reference_output.npz"),
             z=reference_z,
-            images=generate(reference_z),
+            images=generate(reference_z, reference_labels),
+            **labels_entry,
         )
         model_metrics = score(generate, run.flags, config.num_samples)
         card = build_card(

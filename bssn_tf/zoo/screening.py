@@ -232,7 +232,8 @@ def screen_saved_model(directory, card):
 
     Call it on a verified folder (every file matches the card) before
     tf.saved_model.load. Also checks the serving signature that ZooGenerator
-    calls: input `z` of shape [N, z_dim], output `images` of [N, *image_shape].
+    calls: input `z` of shape [N, z_dim] (and `labels` [N] when the card's
+    num_classes > 0), output `images` of [N, *image_shape].
 
     Raises:
       ForbiddenOpError: an op outside the allowlist, named with where it occurs.
@@ -267,4 +268,13 @@ def screen_saved_model(directory, card):
             f"{path}: expected a {SIGNATURE} signature with input 'z' and output 'images'"
         )
     _check_shape(path, "input 'z'", signature.inputs["z"], [None, card["z_dim"]])
+    # A class-conditional generator (card num_classes > 0) takes int labels [N] too.
+    expected_inputs = {"z", "labels"} if card.get("num_classes") else {"z"}
+    if set(signature.inputs) != expected_inputs:
+        raise IntegrityError(
+            f"{path}: {SIGNATURE} takes inputs {sorted(signature.inputs)}; the card's "
+            f"num_classes={card.get('num_classes', 0)} means {sorted(expected_inputs)}"
+        )
+    if "labels" in expected_inputs:
+        _check_shape(path, "input 'labels'", signature.inputs["labels"], [None])
     _check_shape(path, "output 'images'", signature.outputs["images"], [None, *card["image_shape"]])
