@@ -30,7 +30,7 @@ from bssn_tf.models import (
 from bssn_tf.models.conditional import discriminator_logits, label_input
 from bssn_tf.training import ConfigError, GANTrainer, TrainConfig, inputs
 from bssn_tf.training.export import export_generator
-from bssn_tf.training.run_directory import claim_model_dir
+from bssn_tf.training.run_directory import check_model_dir
 from bssn_tf.zoo import __main__ as zoo_cli
 from bssn_tf.zoo.publish import PublishConfig, publish
 
@@ -383,12 +383,12 @@ def test_generator_labels_are_uniform_seeded_and_resumable():
 def test_old_run_directories_without_num_classes_still_resume(tmp_path):
     config = TrainConfig(model_dir=str(tmp_path), width=0.125)
     old_model_fields = {k: v for k, v in config.model_fields().items() if k != "num_classes"}
-    (tmp_path / "config.json").write_text(json.dumps({"model": old_model_fields}))
+    (tmp_path / "config.json").write_text(json.dumps({"model": old_model_fields, "run": {}}))
     (tmp_path / "checkpoints").mkdir()
     tf.train.Checkpoint(step=tf.Variable(1)).save(str(tmp_path / "checkpoints" / "ckpt"))
-    claim_model_dir(config, write=False)  # missing num_classes means 0: the same model
+    check_model_dir(config)  # missing num_classes means 0: the same model
     with pytest.raises(ConfigError, match=r"num_classes=0 \(now 10\)"):
-        claim_model_dir(dataclasses.replace(config, num_classes=10), write=False)
+        check_model_dir(dataclasses.replace(config, num_classes=10))
 
 
 def test_tiny_conditional_train_gan_run_exports_and_reloads(tmp_path):
