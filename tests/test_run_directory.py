@@ -298,7 +298,7 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(run_copy, monkeypa
 def test_os_error_during_training_is_one_line_naming_the_file(run_copy, monkeypatch):
     from bssn_tf.training import samples
 
-    def full_disk(path, images):
+    def full_disk(path, images, columns=None):
         raise OSError(28, "No space left on device", path)
 
     monkeypatch.setattr(samples, "write_grid_png", full_disk)

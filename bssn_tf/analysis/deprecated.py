@@ -33,5 +33,12 @@ def deep_cnn_discriminator(
     if seed is not None:
         keras.utils.set_random_seed(seed)
     return cnn_discriminator(
-        image_size, channels, norm, scale, width, name, conv3x3_repeats=repeats, init=init
+        image_size,
+        channels,
+        norm,
+        scale,
+        width,
+        name=name,
+        conv3x3_repeats=repeats,
+        init=init,
     )
