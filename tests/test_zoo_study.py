@@ -1,6 +1,7 @@
 """run_records and bssn_tf.analysis.study, on hand-written runs with hand-computed numbers."""
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -77,6 +78,12 @@ def test_runs_group_by_every_flag_but_the_seed(tmp_path):
         ["bssn_s0"],
         ["sn_fast_s0"],
     ]
+    # A flag missing from an older run's record counts as its default.
+    older = read_run(paths[0])
+    flags_without_loss = {key: value for key, value in older.flags.items() if key != "loss"}
+    assert dataclasses.replace(older, flags=dict(flags_without_loss, loss="hinge")).setting() == (
+        dataclasses.replace(older, flags=flags_without_loss).setting()
+    )
     # A run stopped at another step budget is its own setting, unless steps are ignored.
     paths.append(write_run(tmp_path, "sn_long_s2", "sn", 2, [50.0, 30.0, 25.0]))
     records = [read_run(path) for path in paths]
