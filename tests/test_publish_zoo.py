@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+from tiny_runs import TINY
 
 from bssn_tf import data, metrics, zoo
 from bssn_tf.training import TrainConfig, train
@@ -22,16 +23,7 @@ def finished_run(tmp_path_factory):
     train(
         TrainConfig(
             model_dir=model_dir,
-            width=0.125,
-            batch_size=8,
-            z_dim=8,
-            steps=2,
-            eval_every=1,
-            eval_num_samples=20,
-            eval_num_real=20,
-            sample_every=0,
-            checkpoint_every=2,
-            log_every=2,
+            **dict(TINY, steps=2, eval_every=1, eval_num_samples=20, eval_num_real=20),
             norm="bssn",
             scale=1.3,
         )
