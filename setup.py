@@ -56,12 +56,14 @@ setup(
             "mlxtend",
             "scikit-learn",
             "matplotlib",
+            # pytorch-fid is the oracle of the FID Inception tests (the CPU build of torch).
+            "torch==2.13.0",
+            "pytorch-fid",
         ],
         "jax": ["jax"],
         # Only benchmarks/train_step.py's PyTorch twin uses it.
         "bench": ["torch==2.13.0"],
         # The oracle of tests/test_fid_inception.py and benchmarks/metrics_speed.py:
         # pytorch-fid's own FID Inception network and Frechet distance (CPU torch).
-        "fid_test": ["torch==2.13.0", "pytorch-fid"],
     },
 )

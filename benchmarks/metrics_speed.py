@@ -10,7 +10,7 @@
    10k vs 5k: the paper's FID protocol without the Inception forward passes.
 3. Images/s of the FID Inception (batch 50, 299 px, random weights: speed does
    not depend on them): ours with XLA, ours without, and pytorch-fid's network
-   (with the fid_test extra installed). Each runs in its own worker process, so its peak
+   (with the test extra installed). Each runs in its own worker process, so its peak
    RSS is its own; the parent interleaves their timed batches, so background
    load hits all three alike, and reports median and min-max of the repeats.
 """
@@ -100,7 +100,7 @@ def _fid_worker(variant, threads):
 def _fid_throughput(repeats, threads):
     """{variant: images/s median, min, max, peak RSS}, timed batches interleaved."""
     variants = ["ours_xla", "ours"]
-    if importlib.util.find_spec("pytorch_fid") is not None:  # the fid_test extra
+    if importlib.util.find_spec("pytorch_fid") is not None:  # the test extra
         variants.append("pytorch_fid")
     workers = {}
     for variant in variants:

@@ -3,7 +3,7 @@
 pytorch-fid's `fid_inception_v3()` downloads the published weights; this module
 builds the same network the same way with weights=None instead, and gives its
 BatchNorm layers realistic running statistics (with untouched ones most
-activations vanish and a comparison proves little). Needs the `fid_test` extra.
+activations vanish and a comparison proves little). Needs the `test` extra.
 """
 
 import numpy as np

@@ -1,6 +1,6 @@
 """The FID Inception extractor equals pytorch-fid's network, read through our torch-free reader.
 
-The oracle is pytorch-fid itself (test-only extra `fid_test`): its FID Inception
+The oracle is pytorch-fid itself (in the `test` extra): its FID Inception
 is built with random weights, given realistic BatchNorm statistics, saved with
 torch.save, loaded by bssn_tf, and both networks run on the same images.
 """
@@ -12,9 +12,7 @@ import zipfile
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("pytorch_fid")
+import torch  # noqa: E402  (the test extra installs torch and pytorch-fid)
 
 # Imports torchvision with its fake-kernel registration stubbed out; the module
 # says why (the registry's torchvision wheel does not import against torch 2.13).
@@ -126,7 +124,8 @@ def test_refuses_pickles_that_name_other_globals(tmp_path):
 @pytest.mark.parametrize("num_samples, num_features", [(400, 64), (50, 128)])
 def test_frechet_distance_from_statistics_matches_pytorch_fid(num_samples, num_features):
     """Against pytorch-fid's calculate_frechet_distance (scipy sqrtm), full and low rank."""
-    fid_score = pytest.importorskip("pytorch_fid.fid_score")
+    from pytorch_fid import fid_score
+
     rng = np.random.default_rng(num_features)
     mixing = rng.normal(size=(num_features, num_features)) / np.sqrt(num_features)
     real = rng.normal(size=(num_samples, num_features)) @ mixing
