@@ -15,6 +15,8 @@ import sys
 
 from absl import app, flags
 
+from train import cli
+
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Finished training run.")
 _NAME = flags.DEFINE_string("name", None, "Zoo name, e.g. cnn_bssn.")
 _ZOO_DIR = flags.DEFINE_string("zoo_dir", "zoo", "Zoo root holding index.json.")
@@ -44,7 +46,7 @@ def main(argv):
             )
         )
     except (ValueError, OSError) as error:
-        sys.exit(f"publish_zoo: error: {' '.join(str(error).split())}")
+        sys.exit(f"publish_zoo: error: {cli.one_line(error)}")
     print({key: card["metrics"][key] for key in ("fcd", "kcd", "classifier_score")})
 
 

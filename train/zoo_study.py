@@ -11,6 +11,8 @@ import sys
 
 from absl import app, flags
 
+from train import cli
+
 _RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "zoo/study", "Where the curves and study.json go.")
 _README = flags.DEFINE_string("readme", "zoo/README.md", "README whose blocks are rewritten.")
@@ -39,7 +41,7 @@ def main(argv):
     try:
         print(run_study(config))
     except (ValueError, OSError) as error:
-        sys.exit(f"zoo_study: error: {' '.join(str(error).split())}")
+        sys.exit(f"zoo_study: error: {cli.one_line(error)}")
 
 
 if __name__ == "__main__":

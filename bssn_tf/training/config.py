@@ -171,6 +171,15 @@ def card_flag_history(history):
     return changes
 
 
+# Every field's default: the value a run recorded before that field existed
+# (num_classes, say) had, for run records and resume checks alike.
+FIELD_DEFAULTS = {
+    field.name: field.default
+    for field in dataclasses.fields(TrainConfig)
+    if field.default is not dataclasses.MISSING
+}
+
+
 def _check_choice(name, value, choices):
     if value not in choices:
         raise ConfigError(f"{name} must be one of {list(choices)}; got {name}={value!r}.")

@@ -9,7 +9,6 @@ filesystems mounted with `nolock`, or CIFS without `nobrl`, it only excludes
 runs on the same machine (docs/DESIGN.md, "Runs and resume").
 """
 
-import dataclasses
 import errno
 import fcntl
 import json
@@ -20,7 +19,7 @@ import shutil
 import tensorflow as tf
 
 from bssn_tf.io import write_json_atomically
-from bssn_tf.training.config import ConfigError
+from bssn_tf.training.config import FIELD_DEFAULTS, ConfigError
 from bssn_tf.training.samples import SAMPLES_DIR
 
 CONFIG_FILE = "config.json"
@@ -171,10 +170,8 @@ def check_model_dir(config):
             "model flags are unknown; use a new model_dir."
         )
     wanted = dict(config.model_fields(), mixed_precision=config.mixed_precision)
-    # A field added after the run was made (num_classes, say) has its default there.
-    defaults = {field.name: field.default for field in dataclasses.fields(config)}
     stored = dict(record["model"], mixed_precision=record["run"].get("mixed_precision", "none"))
-    stored = {name: stored.get(name, defaults[name]) for name in wanted}
+    stored = {name: stored.get(name, FIELD_DEFAULTS[name]) for name in wanted}
     differing = [
         f"{name}={stored[name]!r} (now {wanted[name]!r})"
         for name in wanted

@@ -11,15 +11,9 @@ import math
 import os
 
 from bssn_tf.models.normalization import norm_spec
-from bssn_tf.training.config import TrainConfig
+from bssn_tf.training.config import FIELD_DEFAULTS
 from bssn_tf.training.evaluation import METRICS_FILE
 from bssn_tf.training.run_directory import CONFIG_FILE
-
-_FLAG_DEFAULTS = {
-    field.name: field.default
-    for field in dataclasses.fields(TrainConfig)
-    if field.default is not dataclasses.MISSING
-}
 
 # Flags that say where a run lives or how often it reports, not what it trains.
 NON_SETTING_FLAGS = (
@@ -59,8 +53,7 @@ class RunRecord:
         The scale counts only for the norms that use it: an sn run records the
         --scale default of its day, which changes nothing it trains.
         """
-        # A flag added after the run was made (num_classes, say) had its default then.
-        flags = dict(_FLAG_DEFAULTS, **self.flags)
+        flags = dict(FIELD_DEFAULTS, **self.flags)  # flags added since the run: defaults
         if not norm_spec(flags["norm"]).uses_scale:
             flags["scale"] = None
         return tuple(
