@@ -13,9 +13,11 @@ The logic is bssn_tf.zoo.publish.
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from train import cli
+
+flags.adopt_module_key_flags(cli)  # --tf_verbose in --help
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Finished training run.")
 _NAME = flags.DEFINE_string("name", None, "Zoo name, e.g. cnn_bssn.")
@@ -32,6 +34,7 @@ def main(argv):
         sys.exit(f"publish_zoo: error: unexpected arguments {argv[1:]}.")
     if not _MODEL_DIR.value or not _NAME.value:
         sys.exit("publish_zoo: error: give --model_dir and --name.")
+    cli.import_tensorflow()
     from bssn_tf.zoo.publish import PublishConfig, publish
 
     try:
@@ -51,4 +54,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -9,9 +9,11 @@ the rest of the README is kept. The logic is bssn_tf.analysis.study.
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from train import cli
+
+flags.adopt_module_key_flags(cli)  # --tf_verbose in --help
 
 _RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "zoo/study", "Where the curves and study.json go.")
@@ -29,6 +31,7 @@ _CONVERGENCE_MIN_STEPS = flags.DEFINE_integer(
 def main(argv):
     if len(argv) > 1:
         sys.exit(f"zoo_study: error: unexpected arguments {argv[1:]}.")
+    cli.import_tensorflow()
     from bssn_tf.analysis.study import StudyConfig, run_study
 
     config = StudyConfig(
@@ -45,4 +48,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)
