@@ -23,9 +23,24 @@ def test_a_curve_still_falling_has_no_plateau():
     assert plateau_step(STEPS, fcds) is None
 
 
-def test_too_few_evaluations_never_plateau():
-    assert plateau_step([500, 1000, 1500], [10.0, 10.0, 10.0]) is None
-    assert plateau_step([500, 1000, 1500, 2000], [10.0, 10.0, 10.0, 10.0]) == 2000
+def test_a_window_of_one_evaluation_never_plateaus():
+    # Flat from the start, but at 500-step evaluations the last quarter of s holds
+    # two evaluations only from s = 2500: (1500, 2000] holds 2000 alone, while
+    # (1875, 2500] holds 2000 and 2500.
+    flat = [10.0] * len(STEPS)
+    assert plateau_step(STEPS[:4], flat[:4]) is None
+    assert plateau_step(STEPS, flat) == 2500
+
+
+def test_a_one_evaluation_stall_is_not_a_plateau():
+    # The BSSN c=1.2 seed 0 curve (zoo/study/long_bssn_c1.2_s0) up to 4000: at step
+    # 2000 the best FCD gained 4.5% (26.9 -> 25.7) over a window holding only that
+    # evaluation; the curve then fell to 15. At 4000 the window (3000, 4000] gained
+    # 15.7 -> 14.8 = 5.7%, so there is no plateau yet.
+    fcds = [75.6, 40.1, 26.9, 25.7, 20.2, 15.7, 14.8, 15.1]
+    assert plateau_step(STEPS, fcds) is None
+    # The old rule (any window with an earlier evaluation) would have stopped at 2000.
+    assert plateau_step(STEPS, fcds, min_window_evaluations=1) == 2000
 
 
 def test_degradation_after_the_best_is_reported():
