@@ -130,8 +130,12 @@ def _extractor(config):
     return EXTRACTORS[config.extractor]()
 
 
-def _real_inputs(config, protocol, with_labels):
-    """(real images or None, their labels or None, real statistics or None, what to record)."""
+def _real_inputs(config, protocol, generator):
+    """(real images or None, their labels or None, real statistics or None, what to record).
+
+    Real images come at the generator's size, as in training and on its card: a
+    32 px ResNet trained on 28 px digits is compared with digits resized to 32.
+    """
     if config.real_stats:
         statistics = load_fid_statistics(config.real_stats)
         record = {
@@ -140,8 +144,13 @@ def _real_inputs(config, protocol, with_labels):
         }
         return None, None, statistics, record
     # load_array refuses a split with fewer images than the protocol needs.
+    with_labels = bool(generator.num_classes)
     real = data.load_array(
-        config.dataset, config.real_split, limit=protocol.num_real, with_labels=with_labels
+        config.dataset,
+        config.real_split,
+        image_size=int(generator.card["image_shape"][0]),
+        limit=protocol.num_real,
+        with_labels=with_labels,
     )
     images, labels = real if with_labels else (real, None)
     record = {"dataset": config.dataset, "real_split": config.real_split}
@@ -171,7 +180,7 @@ def evaluate_export(config):
             "of each class for intra-class FCD; leave real_stats out."
         )
     real_images, real_labels, real_statistics, real_record = _real_inputs(
-        config, protocol, with_labels=bool(generator.num_classes)
+        config, protocol, generator
     )
     num_images = protocol.num_score_samples + (0 if real_images is None else len(real_images))
     results = evaluate_generator(
