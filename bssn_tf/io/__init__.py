@@ -1,4 +1,4 @@
-"""Dependency-free file helpers: atomic writes, image grids, generated markdown blocks.
+"""File helpers: atomic writes, image grids, generated markdown blocks, the untrusted-file error.
 
 Every package that writes files (training, zoo, metrics, the scripts) takes
 them from here, so a reader never sees a half-written file or folder.
@@ -12,8 +12,10 @@ from bssn_tf.io.atomic_files import (
 )
 from bssn_tf.io.image_grid import image_grid, write_grid_png
 from bssn_tf.io.markdown_block import replace_block, rewrite_block
+from bssn_tf.io.untrusted import UntrustedFileError
 
 __all__ = [
+    "UntrustedFileError",
     "image_grid",
     "replace_block",
     "replace_directory_atomically",
