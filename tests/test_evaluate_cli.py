@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bssn_tf.zoo.integrity import file_checksums
+from bssn_tf.zoo.integrity import file_manifest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Z_DIM = 8
@@ -40,7 +40,7 @@ def export_tiny_generator(directory, z_dim=Z_DIM):
 
     module = Generator()
     tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
-    card = {"z_dim": z_dim, "image_shape": [28, 28, 1], "files": file_checksums(directory)}
+    card = {"z_dim": z_dim, "image_shape": [28, 28, 1], "files": file_manifest(directory)}
     with open(os.path.join(directory, "model_card.json"), "w") as handle:
         json.dump(card, handle)
     return directory

@@ -41,7 +41,7 @@ def test_published_model_verifies_scores_and_reproduces(finished_run, tmp_path, 
     assert zoo.available() == ["tiny"]
     assert [entry for entry in os.listdir(zoo_dir) if entry.startswith(".")] == []
     model_dir = zoo.verify("tiny")
-    assert card["files"] == integrity.file_checksums(model_dir)
+    assert card["files"] == integrity.file_manifest(model_dir)
     assert {"saved_model.pb", "samples.png", "reference_output.npz", "training_metrics.csv"} <= set(
         card["files"]
     )

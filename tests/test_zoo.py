@@ -33,9 +33,9 @@ def test_latents_are_numpy_standard_normals():
     )
 
 
-def test_file_checksums_cover_every_file_but_the_card(zoo_root):
+def test_the_file_manifest_covers_every_file_but_the_card(zoo_root):
     model_dir = zoo_root / NAME
-    checksums = integrity.file_checksums(model_dir)
+    checksums = integrity.file_manifest(model_dir)
     on_disk = sorted(
         path.relative_to(model_dir).as_posix() for path in model_dir.rglob("*") if path.is_file()
     )
@@ -46,8 +46,9 @@ def test_file_checksums_cover_every_file_but_the_card(zoo_root):
         "reference_output.npz",
         variables_data(model_dir).relative_to(model_dir).as_posix(),
     } <= set(checksums)
-    for relpath, digest in checksums.items():
-        assert digest == hashlib.sha256((model_dir / relpath).read_bytes()).hexdigest()
+    for relpath, entry in checksums.items():
+        payload = (model_dir / relpath).read_bytes()
+        assert entry == {"sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}
 
 
 def test_registry_lists_the_index(zoo_root):
@@ -101,7 +102,7 @@ def test_load_over_http_lands_in_the_cache_and_reuses_it(zoo_root, server, netwo
     final = cache / pin  # content-addressed: the folder is named by the pin
     assert model.directory == str(final)
     assert os.listdir(cache) == [final.name]  # no staging folder left behind
-    assert integrity.file_checksums(final) == integrity.file_checksums(zoo_root / NAME)
+    assert integrity.file_manifest(final) == integrity.file_manifest(zoo_root / NAME)
     assert (final / integrity.CARD).read_bytes() == (zoo_root / NAME / integrity.CARD).read_bytes()
     assert requests[0] == f"/{NAME}/{integrity.CARD}"
     assert len(requests) == 1 + len(model.card["files"])
@@ -168,7 +169,10 @@ def test_tampered_variables_are_named(zoo_root):
 def test_truncated_file_is_named(zoo_root):
     path = zoo_root / NAME / "saved_model.pb"
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(zoo.IntegrityError, match=r"saved_model.pb: sha256.*truncated"):
+    with pytest.raises(
+        zoo.IntegrityError,
+        match=r"saved_model.pb: 100 bytes; its card lists \d+ \(the file was truncated\)",
+    ):
         zoo.verify(NAME)
 
 
@@ -209,7 +213,7 @@ def test_card_without_files_is_refused(model_copy):
 def test_unsafe_paths_in_a_card_are_refused(model_copy, relpath):
     card_path = model_copy / integrity.CARD
     card = json.loads(card_path.read_text())
-    card["files"][relpath] = "0" * 64
+    card["files"][relpath] = {"sha256": "0" * 64, "size": 1}
     write_json_atomically(card_path, card)
     with pytest.raises(zoo.IntegrityError, match="unsafe file path"):
         zoo.card(str(model_copy))

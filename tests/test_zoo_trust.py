@@ -372,7 +372,7 @@ def test_symlinks_are_refused_even_with_the_right_content(model_copy, tmp_path):
     shutil.move(samples, outside)
     samples.symlink_to(outside)
     # Oracle: the link's content hashes to the listed value, so only the link itself is wrong.
-    assert integrity.sha256_of(samples) == read_card(model_copy)["files"]["samples.png"]
+    assert integrity.sha256_of(samples) == read_card(model_copy)["files"]["samples.png"]["sha256"]
     with pytest.raises(zoo.IntegrityError, match=r"samples.png: a symbolic link"):
         zoo.load(str(model_copy))
 
@@ -418,12 +418,28 @@ def test_card_fields_are_validated(model_copy, field, value, expected):
         zoo.load(str(model_copy))
 
 
-def test_bad_file_hashes_and_self_listing_are_refused(model_copy):
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "0" * 64,  # a bare hash: cards state every file's size too
+        {"sha256": "xyz", "size": 1},
+        {"sha256": "0" * 64},
+        {"sha256": "0" * 64, "size": -1},
+        {"sha256": "0" * 64, "size": True},
+        {"sha256": "0" * 64, "size": 1.0},
+    ],
+)
+def test_malformed_file_entries_are_refused(model_copy, entry):
     card = read_card(model_copy)
-    write_card(model_copy, dict(card, files=dict(card["files"], **{"samples.png": "xyz"})))
-    with pytest.raises(zoo.IntegrityError, match=r"'samples.png' the hash 'xyz'"):
+    write_card(model_copy, dict(card, files=dict(card["files"], **{"samples.png": entry})))
+    with pytest.raises(zoo.IntegrityError, match=r"gives 'samples.png' the entry"):
         zoo.card(str(model_copy))
-    write_card(model_copy, dict(card, files=dict(card["files"], **{integrity.CARD: "0" * 64})))
+
+
+def test_a_card_listing_itself_is_refused(model_copy):
+    card = read_card(model_copy)
+    entry = {"sha256": "0" * 64, "size": 1}
+    write_card(model_copy, dict(card, files=dict(card["files"], **{integrity.CARD: entry})))
     with pytest.raises(zoo.IntegrityError, match="lists itself"):
         zoo.card(str(model_copy))
 

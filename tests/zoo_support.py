@@ -47,7 +47,7 @@ def write_card(directory, card):
 
 def rehash(directory):
     """Lists the folder's current files in its card, as a publisher would."""
-    write_card(directory, dict(read_card(directory), files=integrity.file_checksums(directory)))
+    write_card(directory, dict(read_card(directory), files=integrity.file_manifest(directory)))
 
 
 def card_pin(directory):

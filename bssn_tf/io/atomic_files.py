@@ -48,7 +48,7 @@ def replace_directory_atomically(staging, final):
     Both must be on one filesystem. A reader sees the old folder or the new one,
     never a mix; only the brief gap between the two renames shows none.
     """
-    if not os.path.exists(final):
+    if not os.path.lexists(final):  # a dangling link at `final` is replaced like a folder
         os.replace(staging, final)
         return
     retired = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(final)), prefix=".retired-")

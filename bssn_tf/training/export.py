@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from bssn_tf.io import replace_directory_atomically, write_json_atomically
-from bssn_tf.zoo.integrity import CARD, file_checksums
+from bssn_tf.zoo.integrity import CARD, file_manifest
 
 EXPORT_DIR = "export"
 # The generator of the evaluation with the lowest FCD so far (with --eval_every).
@@ -83,7 +83,7 @@ def export_generator(generator, z_dim, model_dir, card, folder=EXPORT_DIR, num_c
 
     The export is assembled in a temporary folder and renamed into place, so
     the folder is never half-written; an older export is replaced. The card
-    lists the sha256 of every other file, so `bssn_tf.zoo.load` verifies the
+    lists the sha256 and size of every other file, so `bssn_tf.zoo.load` verifies the
     export like any zoo model. `num_classes` > 0 exports the `(z, labels)`
     signature of a class-conditional generator.
     """
@@ -99,7 +99,7 @@ def export_generator(generator, z_dim, model_dir, card, folder=EXPORT_DIR, num_c
             num_classes=num_classes,
             software=software_versions(),
             hardware=hardware_description(),
-            files=file_checksums(staging),
+            files=file_manifest(staging),
         ),
     )
     os.chmod(staging, 0o755)  # mkdtemp makes it private; an export is meant to be shared

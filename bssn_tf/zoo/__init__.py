@@ -12,6 +12,7 @@ needs (bssn_tf.zoo.screening). An unpinned folder of your own is checked for
 consistency with its card, but its card (metrics included) is taken as is.
 """
 
+import contextlib
 import os
 
 import tensorflow as tf
@@ -19,7 +20,7 @@ import tensorflow as tf
 from bssn_tf.zoo import download, registry
 from bssn_tf.zoo.download import PinRequiredError
 from bssn_tf.zoo.generator import ZooGenerator, latents, reference_labels
-from bssn_tf.zoo.integrity import CARD, IntegrityError, check_pin, read_card
+from bssn_tf.zoo.integrity import CARD, IntegrityError, check_pin, verified_copy
 from bssn_tf.zoo.registry import UnknownModelError, available
 from bssn_tf.zoo.screening import ForbiddenOpError, screen_saved_model
 
@@ -40,22 +41,8 @@ __all__ = [
 _CALLER = "the caller's sha256"
 
 
-def _pinned_card(directory, pins):
-    """read_card of `directory`, pinned by [(sha256, where it comes from)] if any; all agree."""
-    if not pins:
-        return read_card(directory)
-    (sha256, pinned_by), *others = pins
-    for other, other_by in others:
-        if other != sha256:
-            raise IntegrityError(
-                f"{os.path.join(directory, CARD)}: {other_by} is {other}, "
-                f"but {pinned_by} is {sha256}"
-            )
-    return read_card(directory, sha256, pinned_by)
-
-
-def _verified(source, sha256=None):
-    """(folder, card) of a verified, screened model; raises IntegrityError naming the bad file."""
+def _located(source, sha256=None):
+    """(local folder, pin, where the pin comes from) of a zoo name, model folder or URL."""
     pins = [] if sha256 is None else [(check_pin(sha256, "sha256"), _CALLER)]
     if download.is_url(source):
         directory = download.fetch(source, sha256)
@@ -67,9 +54,25 @@ def _verified(source, sha256=None):
     else:
         pins.insert(0, (registry.model_entry(source)["card_sha256"], "the zoo index"))
         directory = registry.model_directory(source)
-    model_card = _pinned_card(directory, pins)
-    screen_saved_model(directory, model_card)
-    return directory, model_card
+    (pin, pinned_by), *others = pins or [(None, None)]
+    for other, other_by in others:
+        if other != pin:
+            raise IntegrityError(
+                f"{os.path.join(directory, CARD)}: {other_by} is {other}, but {pinned_by} is {pin}"
+            )
+    return directory, pin, pinned_by
+
+
+@contextlib.contextmanager
+def _verified_copy(directory, pin, pinned_by):
+    """Yields (private verified copy, card) of a screened model folder.
+
+    Everything after the copy is made (screening, loading) reads the copy, which
+    nobody else can write, so nothing can be swapped between check and load.
+    """
+    with verified_copy(directory, pin, pinned_by) as (copy, model_card):
+        screen_saved_model(copy, model_card, shown_as=directory)
+        yield copy, model_card
 
 
 def verify(source, sha256=None):
@@ -83,31 +86,37 @@ def verify(source, sha256=None):
 
     Raises:
       PinRequiredError: a URL without `sha256`.
-      IntegrityError: a card or file that does not match, an unlisted file or
-        link, a malformed card field; ForbiddenOpError (a subclass) for an op
-        that a generator does not need.
+      IntegrityError (a bssn_tf.io.UntrustedFileError): a card or file that
+        does not match or exceeds its size, an unlisted file or link, a
+        malformed card field; ForbiddenOpError (a subclass) for what the
+        screen refuses (bssn_tf.zoo.screening).
     """
-    return _verified(source, sha256)[0]
+    directory, pin, pinned_by = _located(source, sha256)
+    with _verified_copy(directory, pin, pinned_by):
+        return directory
 
 
 def card(source, sha256=None):
     """The verified model card (a dict) of a zoo name, model folder or URL; see verify."""
-    return _verified(source, sha256)[1]
+    with _verified_copy(*_located(source, sha256)) as (_, model_card):
+        return model_card
 
 
 def load(source, sha256=None):
     """A ZooGenerator for a zoo name, model folder or URL, loaded only once verified.
 
-    Takes the same arguments and raises the same errors as verify; a model
+    Takes the same arguments and raises the same errors as verify. TensorFlow
+    loads the verified private copy, which is removed once loaded; a model
     that TensorFlow itself cannot load (a damaged variables file that its own
     checksums catch, say) raises IntegrityError naming the folder.
     """
-    directory, model_card = _verified(source, sha256)
-    try:
-        saved_model = tf.saved_model.load(directory)
-    except (tf.errors.OpError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise IntegrityError(f"{directory}: TensorFlow could not load this model: {reason}") from (
-            error
-        )
+    directory, pin, pinned_by = _located(source, sha256)
+    with _verified_copy(directory, pin, pinned_by) as (copy, model_card):
+        try:
+            saved_model = tf.saved_model.load(copy)
+        except (tf.errors.OpError, ValueError) as error:
+            reason = " ".join(str(error).split()) or type(error).__name__
+            raise IntegrityError(
+                f"{directory}: TensorFlow could not load this model: {reason}"
+            ) from error
     return ZooGenerator(saved_model, model_card, directory, source=source)

@@ -4,7 +4,9 @@ A URL's own card cannot vouch for itself, so every URL (http, https and
 file) needs a pin: the sha256 of its model_card.json, which lists the sha256
 of every other file. The card is checked against the pin first, then each
 file against the card as it arrives, in a staging folder inside the cache
-root that is renamed to its final name only when complete. The cache is
+root that is renamed to its final name only when complete. No download is
+read past its declared size (a card past CARD_MAX_BYTES). A cache entry that
+is a link or not a folder is replaced, never followed. The cache is
 content-addressed: `<cache root>/<pin>`, reused only while its card still
 hashes to the pin and its files to the card.
 """
@@ -12,12 +14,20 @@ hashes to the pin and its files to the card.
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 import urllib.parse
 import urllib.request
 
 from bssn_tf.io import replace_directory_atomically
-from bssn_tf.zoo.integrity import CARD, IntegrityError, check_pin, parse_card, read_card
+from bssn_tf.zoo.integrity import (
+    CARD,
+    CARD_MAX_BYTES,
+    IntegrityError,
+    check_pin,
+    parse_card,
+    read_card,
+)
 
 CACHE_ENV = "BSSN_ZOO_CACHE"
 SCHEMES = ("http", "https", "file")
@@ -57,36 +67,60 @@ def is_url(source):
     return urllib.parse.urlsplit(str(source)).scheme in SCHEMES
 
 
-def _download(url, path):
-    """Streams `url` into `path` and returns the sha256 of what arrived."""
-    digest = hashlib.sha256()
+def _download(url, path, limit, what):
+    """Streams at most `limit` bytes of `url` into `path`; returns (sha256, size) of what came.
+
+    A server that sends more is cut off at the limit, so a file can never fill
+    the disk or memory beyond what its card declared.
+    """
+    digest, size = hashlib.sha256(), 0
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(path, "wb") as handle:
-            for block in iter(lambda: response.read(1 << 20), b""):
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(path, "xb") as handle:
+            while True:
+                block = response.read(min(1 << 20, limit + 1 - size))
+                if not block:
+                    break
+                size += len(block)
+                if size > limit:
+                    raise IntegrityError(f"{url}: larger than {limit} bytes, {what}")
                 digest.update(block)
                 handle.write(block)
     except OSError as error:  # URLError, HTTPError and timeouts are all OSErrors
         raise DownloadError(f"could not download {url}: {error}") from error
-    return digest.hexdigest()
+    return digest.hexdigest(), size
 
 
 def _download_into(base, staging, sha256):
     """Downloads the card, checks it against the pin, then every file it lists against it."""
     card_url = urllib.parse.urljoin(base, CARD)
     card_path = os.path.join(staging, CARD)
-    _download(card_url, card_path)
+    _download(card_url, card_path, CARD_MAX_BYTES, "the most a model card may be")
     with open(card_path, "rb") as handle:
         card = parse_card(handle.read(), card_url, sha256, pinned_by="the caller's sha256")
-    for relpath, expected in sorted(card["files"].items()):
+    for relpath, entry in sorted(card["files"].items()):
         file_url = urllib.parse.urljoin(base, urllib.parse.quote(relpath))
         path = os.path.join(staging, *relpath.split("/"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        actual = _download(file_url, path)
-        if actual != expected:
+        actual, size = _download(file_url, path, entry["size"], f"the size its {CARD} lists")
+        if size != entry["size"] or actual != entry["sha256"]:
             raise IntegrityError(
-                f"{file_url}: sha256 {actual} does not match {expected} from {CARD} "
-                "(the file was altered or truncated)"
+                f"{file_url}: {size} bytes with sha256 {actual}; {CARD} lists {entry['size']} "
+                f"bytes with sha256 {entry['sha256']} (the file was altered or truncated)"
             )
+
+
+def _usable_cache_entry(final, sha256):
+    """Whether `final` is a real folder (not a link) that still verifies against the pin."""
+    try:
+        if not stat.S_ISDIR(os.lstat(final).st_mode):
+            return False  # a link, a file, or a dangling link: replaced, never followed
+    except FileNotFoundError:
+        return False
+    try:
+        read_card(final, sha256, pinned_by="the caller's sha256")
+    except IntegrityError:
+        return False  # a damaged or foreign copy is replaced, in one rename
+    return True
 
 
 def fetch(url, sha256=None, cache_dir=None):
@@ -112,12 +146,8 @@ def fetch(url, sha256=None, cache_dir=None):
     base = url.rstrip("/") + "/"
     root = cache_root(cache_dir)
     final = os.path.join(root, sha256)
-    if os.path.isdir(final):
-        try:
-            read_card(final, sha256, pinned_by="the caller's sha256")
-            return final
-        except IntegrityError:
-            pass  # a damaged or foreign copy is replaced below, in one rename
+    if _usable_cache_entry(final, sha256):
+        return final
     os.makedirs(root, exist_ok=True)
     staging = tempfile.mkdtemp(dir=root, prefix=".staging-")
     try:

@@ -1,32 +1,47 @@
 """Checksums for zoo model folders: nothing is loaded until every byte matches its card.
 
-A model card lists `files`: {posix path relative to the folder: sha256 hex} for
-every file in the folder except the card itself. A folder must hold exactly
-those files, as regular files (no symbolic links, which could reach outside
-it), so a tampered, truncated, missing or smuggled-in file is caught before
-TensorFlow parses anything. The card itself is trusted only as far as its
-pin: the sha256 of model_card.json given by the zoo index or by the caller.
+A model card lists `files`: {posix path relative to the folder: {"sha256": hex,
+"size": bytes}} for every file in the folder except the card itself. The card
+is trusted only as far as its pin (the sha256 of model_card.json from the zoo
+index or the caller), and is refused unparsed above CARD_MAX_BYTES.
+
+Whoever can write to a folder could swap a file between its check and
+TensorFlow's read of it. So a folder is never loaded in place: `verified_copy`
+copies the card and every listed file into a private temporary folder (mode
+0700, which only this user can write), hashing each byte as it is copied and
+reading no more than the card's size, and the caller screens and loads that
+copy. Files are opened one path component at a time without following links,
+so a link swapped in after the listing reaches nothing outside the folder.
 """
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
 import re
+import shutil
 import stat
+import tempfile
+
+from bssn_tf.io import UntrustedFileError
 
 CARD = "model_card.json"
+# A card is a few KB of JSON; anything far larger is refused before it is read.
+CARD_MAX_BYTES = 256 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_BLOCK = 1 << 20
 
 
-class IntegrityError(ValueError):
-    """A model file is missing, altered, unlisted, or named outside its folder."""
+class IntegrityError(UntrustedFileError):
+    """A model file is missing, altered, unlisted, oversized, or named outside its folder."""
 
 
 def sha256_of(path):
     """Hex sha256 of a file, read in blocks so large variables files stay out of memory."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        for block in iter(lambda: handle.read(_BLOCK), b""):
             digest.update(block)
     return digest.hexdigest()
 
@@ -49,7 +64,7 @@ def folder_files(directory):
     """
 
     def fail(error):
-        raise error
+        raise IntegrityError(f"{error.filename}: cannot list this model folder ({error.strerror})")
 
     relpaths = []
     for folder, dirnames, filenames in os.walk(directory, onerror=fail):
@@ -68,13 +83,14 @@ def folder_files(directory):
     return sorted(relpaths)
 
 
-def file_checksums(directory):
-    """{posix relative path: sha256} for every file under `directory` but the card, sorted."""
-    return {
-        relpath: sha256_of(os.path.join(directory, *relpath.split("/")))
-        for relpath in folder_files(directory)
-        if relpath != CARD
-    }
+def file_manifest(directory):
+    """{posix relative path: {"sha256", "size"}} for every file under `directory` but the card."""
+    manifest = {}
+    for relpath in folder_files(directory):
+        if relpath != CARD:
+            path = os.path.join(directory, *relpath.split("/"))
+            manifest[relpath] = {"sha256": sha256_of(path), "size": os.path.getsize(path)}
+    return manifest
 
 
 def check_relpath(relpath, source):
@@ -84,6 +100,7 @@ def check_relpath(relpath, source):
         not parts
         or relpath.startswith("/")
         or "\\" in relpath
+        or "\0" in relpath
         or any(part in ("", ".", "..") for part in parts)
     ):
         raise IntegrityError(
@@ -92,32 +109,27 @@ def check_relpath(relpath, source):
         )
 
 
-def verify_files(directory, checksums):
-    """Raises IntegrityError unless `directory` holds exactly the listed files, each matching.
-
-    Unlisted files and links are refused before any file is read.
-    """
-    for relpath in folder_files(directory):
-        if relpath != CARD and relpath not in checksums:
-            raise IntegrityError(
-                f"{os.path.join(directory, *relpath.split('/'))}: not listed in {CARD}; "
-                "a model folder holds exactly the files its card lists"
-            )
-    for relpath, expected in sorted(checksums.items()):
-        check_relpath(relpath, directory)
-        path = os.path.join(directory, *relpath.split("/"))
-        if not os.path.isfile(path):
-            raise IntegrityError(f"{path}: listed in {CARD} but missing")
-        actual = sha256_of(path)
-        if actual != expected:
-            raise IntegrityError(
-                f"{path}: sha256 {actual} does not match {expected} from {CARD} "
-                "(the file was altered or truncated)"
-            )
-
-
 def _positive_int(value):
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _check_file_entry(relpath, entry, source):
+    check_relpath(relpath, source)
+    if relpath == CARD:
+        raise IntegrityError(f"{source}: lists itself in 'files'; a card cannot hash itself")
+    digest = entry.get("sha256") if isinstance(entry, dict) else None
+    size = entry.get("size") if isinstance(entry, dict) else None
+    if (
+        not isinstance(digest, str)
+        or not _SHA256.fullmatch(digest)
+        or not isinstance(size, int)
+        or isinstance(size, bool)
+        or size < 0
+    ):
+        raise IntegrityError(
+            f"{source}: 'files' gives {relpath!r} the entry {entry!r}; expected "
+            '{"sha256": 64 lower-case hex digits, "size": bytes as an integer >= 0}'
+        )
 
 
 def check_card_fields(card, source):
@@ -128,17 +140,10 @@ def check_card_fields(card, source):
     if not isinstance(files, dict) or not files:
         raise IntegrityError(
             f"{source}: 'files' is {files!r}; expected a non-empty object "
-            "{relative path: sha256}, so that its model can be verified"
+            '{relative path: {"sha256": ..., "size": ...}}, so that its model can be verified'
         )
-    for relpath, digest in files.items():
-        check_relpath(relpath, source)
-        if relpath == CARD:
-            raise IntegrityError(f"{source}: lists itself in 'files'; a card cannot hash itself")
-        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
-            raise IntegrityError(
-                f"{source}: 'files' gives {relpath!r} the hash {digest!r}; "
-                "expected 64 lower-case hex digits"
-            )
+    for relpath, entry in files.items():
+        _check_file_entry(relpath, entry, source)
     if not _positive_int(card.get("z_dim")):
         raise IntegrityError(
             f"{source}: z_dim is {card.get('z_dim')!r}; expected a positive integer"
@@ -159,12 +164,15 @@ def check_card_fields(card, source):
 
 
 def parse_card(payload, source, expected_sha256=None, pinned_by="the zoo index"):
-    """Card bytes -> card dict, with its pin (if any) and its fields checked.
+    """Card bytes -> card dict, with its size, its pin (if any) and its fields checked.
 
     `source` (a path or URL) names the card in errors, `pinned_by` the pin's
-    origin. The listed files are not read here; the caller verifies them once
-    they are on disk.
+    origin. The listed files are not read here.
     """
+    if len(payload) > CARD_MAX_BYTES:
+        raise IntegrityError(
+            f"{source}: {len(payload)} bytes or more; a model card is at most {CARD_MAX_BYTES}"
+        )
     if expected_sha256 is not None:
         actual = hashlib.sha256(payload).hexdigest()
         if actual != expected_sha256:
@@ -175,22 +183,137 @@ def parse_card(payload, source, expected_sha256=None, pinned_by="the zoo index")
     try:
         card = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise IntegrityError(f"{source}: not a JSON model card ({error})") from error
+        raise IntegrityError(f"{source}: not a JSON model card ({error})") from None
+    except RecursionError:
+        raise IntegrityError(f"{source}: not a model card (JSON nested too deeply)") from None
     check_card_fields(card, source)
     return card
 
 
+def _open_beneath(directory_fd, relpath, display):
+    """A read-only fd of `relpath` under an open folder, never following a link on the way."""
+    parts = relpath.split("/")
+    fd = os.dup(directory_fd)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        # O_NONBLOCK: opening a FIFO planted in the folder must not wait for a writer.
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+        inner = os.open(parts[-1], flags, dir_fd=fd)
+    except OSError as error:
+        if error.errno == errno.ENOENT:
+            raise IntegrityError(f"{display}: listed in {CARD} but missing") from None
+        raise IntegrityError(
+            f"{display}: cannot be opened as a regular file inside the model folder "
+            f"({error.strerror}; links are refused)"
+        ) from None
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(os.fstat(inner).st_mode):
+        os.close(inner)
+        raise IntegrityError(f"{display}: not a regular file")
+    return inner
+
+
+def read_bounded(fd, limit, display, what):
+    """At most `limit` bytes from `fd`; IntegrityError when there are more."""
+    chunks, total = [], 0
+    while True:
+        block = os.read(fd, min(_BLOCK, limit + 1 - total))
+        if not block:
+            return b"".join(chunks)
+        chunks.append(block)
+        total += len(block)
+        if total > limit:
+            raise IntegrityError(f"{display}: larger than {limit} bytes, {what}")
+
+
+def _copy_listed_file(directory_fd, relpath, entry, directory, copy_root):
+    """Copies one listed file into the private copy, checking its size and sha256 on the way."""
+    display = os.path.join(directory, *relpath.split("/"))
+    fd = _open_beneath(directory_fd, relpath, display)
+    target = os.path.join(copy_root, *relpath.split("/"))
+    os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+    digest, copied = hashlib.sha256(), 0
+    try:
+        with open(target, "xb") as out:
+            while True:
+                block = os.read(fd, min(_BLOCK, entry["size"] + 1 - copied))
+                if not block:
+                    break
+                copied += len(block)
+                if copied > entry["size"]:
+                    raise IntegrityError(
+                        f"{display}: larger than the {entry['size']} bytes its card lists"
+                    )
+                digest.update(block)
+                out.write(block)
+    finally:
+        os.close(fd)
+    if copied != entry["size"]:
+        raise IntegrityError(
+            f"{display}: {copied} bytes; its card lists {entry['size']} (the file was truncated)"
+        )
+    if digest.hexdigest() != entry["sha256"]:
+        raise IntegrityError(
+            f"{display}: sha256 {digest.hexdigest()} does not match {entry['sha256']} "
+            f"from {CARD} (the file was altered)"
+        )
+
+
+def _open_folder(directory):
+    try:
+        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        raise IntegrityError(f"{directory}: not a model folder") from None
+
+
+@contextlib.contextmanager
+def verified_copy(directory, expected_sha256=None, pinned_by="the zoo index"):
+    """Yields (private copy, card) of a model folder once every byte of the copy is verified.
+
+    The folder must hold exactly the card and the files it lists, as regular
+    files. The copy lives in a new 0700 temporary folder and is removed on
+    exit; load from the copy, never from `directory`.
+    """
+    directory_fd = _open_folder(directory)
+    try:
+        listed = folder_files(directory)  # refuses links and special files before any read
+        card_path = os.path.join(directory, CARD)
+        if CARD not in listed:
+            raise IntegrityError(f"{card_path}: missing; every zoo model folder has a card")
+        card_fd = _open_beneath(directory_fd, CARD, card_path)
+        try:
+            payload = read_bounded(card_fd, CARD_MAX_BYTES, card_path, "the most a card may be")
+        finally:
+            os.close(card_fd)
+        card = parse_card(payload, card_path, expected_sha256, pinned_by)
+        for relpath in listed:
+            if relpath != CARD and relpath not in card["files"]:
+                raise IntegrityError(
+                    f"{os.path.join(directory, *relpath.split('/'))}: not listed in {CARD}; "
+                    "a model folder holds exactly the files its card lists"
+                )
+        copy_root = tempfile.mkdtemp(prefix="bssn_tf-verified-")
+        try:
+            with open(os.path.join(copy_root, CARD), "xb") as out:
+                out.write(payload)
+            for relpath, entry in sorted(card["files"].items()):
+                _copy_listed_file(directory_fd, relpath, entry, directory, copy_root)
+        except BaseException:
+            shutil.rmtree(copy_root, ignore_errors=True)
+            raise
+    finally:
+        os.close(directory_fd)
+    try:
+        yield copy_root, card
+    finally:
+        shutil.rmtree(copy_root, ignore_errors=True)
+
+
 def read_card(directory, expected_sha256=None, pinned_by="the zoo index"):
     """Returns the card of a model folder after verifying it and every file it lists."""
-    path = os.path.join(directory, CARD)
-    if not os.path.isdir(directory):
-        raise IntegrityError(f"{directory}: not a model folder")
-    folder_files(directory)  # refuses links, the card's included, before anything is read
-    try:
-        with open(path, "rb") as handle:
-            payload = handle.read()
-    except FileNotFoundError as error:
-        raise IntegrityError(f"{path}: missing; every zoo model folder has a card") from error
-    card = parse_card(payload, path, expected_sha256, pinned_by)
-    verify_files(directory, card["files"])
-    return card
+    with verified_copy(directory, expected_sha256, pinned_by) as (_, card):
+        return card

@@ -212,7 +212,7 @@ def publish(config):
             export_card,
             run,
             model_metrics,
-            integrity.file_checksums(staging),
+            integrity.file_manifest(staging),
             config,
             trained_steps=final_card["steps"],
         )
