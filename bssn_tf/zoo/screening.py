@@ -21,7 +21,8 @@ holds, file and process ops included. So saved_model.pb is parsed here first
   data-computed path. A saver node that a signature, another node or any
   collection refers to is screened strictly, like the rest of the graph.
 - Sizes written into the file stay within a cap derived from the card's image
-  shape (bssn_tf.zoo.shape_bounds).
+  shape (bssn_tf.zoo.shape_bounds), and the variables declare no more bytes
+  than the checkpoint's data files hold.
 - The serving signature matches the card.
 
 TensorFlow 2 loading restores variables from Python and never runs the saver's
@@ -30,6 +31,8 @@ functions, so the checkpoint rules are a second line, not the first.
 
 import os
 
+import numpy as np
+import tensorflow as tf
 from google.protobuf.message import DecodeError
 from tensorflow.core.framework import function_pb2
 from tensorflow.core.protobuf import saved_model_pb2
@@ -38,6 +41,7 @@ from bssn_tf.zoo import shape_bounds
 from bssn_tf.zoo.integrity import IntegrityError
 
 SAVED_MODEL = "saved_model.pb"
+VARIABLES_PREFIX = "variables/variables"
 # Other SavedModel encodings TensorFlow would read instead of, or besides, saved_model.pb.
 UNSCREENED_ENCODINGS = ("saved_model.pbtxt", "saved_model.cpb")
 SIGNATURE = "serving_default"
@@ -437,6 +441,40 @@ def _screen_meta_graph(path, meta_graph, card):
         )
 
 
+def _check_variable_sizes(directory, card, shown):
+    """Refuses variables that declare more bytes than the checkpoint's data files hold.
+
+    Restoring allocates each variable at the shape that variables.index
+    declares before reading its bytes, so a small index could ask for more
+    memory than the machine has. The index is read with TensorFlow's own
+    checkpoint reader, which parses metadata only.
+    """
+    index = f"{VARIABLES_PREFIX}.index"
+    if index not in card["files"]:
+        return
+    data_bytes = sum(
+        entry["size"]
+        for relpath, entry in card["files"].items()
+        if relpath.startswith(f"{VARIABLES_PREFIX}.data-")
+    )
+    try:
+        reader = tf.train.load_checkpoint(os.path.join(directory, VARIABLES_PREFIX))
+        shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
+    except (tf.errors.OpError, ValueError) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise IntegrityError(
+            f"{os.path.join(shown, index)}: not a checkpoint index ({reason})"
+        ) from None
+    declared = sum(
+        int(np.prod(shape, dtype=object)) * dtypes[name].size for name, shape in shapes.items()
+    )
+    if declared > data_bytes:
+        raise IntegrityError(
+            f"{os.path.join(shown, index)}: declares {declared} bytes of variables, but its "
+            f"data files hold {data_bytes}"
+        )
+
+
 def screen_saved_model(directory, card, shown_as=None):
     """Raises unless `directory`'s SavedModel passes the screen and matches its card.
 
@@ -470,6 +508,7 @@ def screen_saved_model(directory, card, shown_as=None):
         )
     [meta_graph] = saved_model.meta_graphs
     _screen_meta_graph(path, meta_graph, card)
+    _check_variable_sizes(directory, card, shown)
     signature = meta_graph.signature_def.get(SIGNATURE)
     if signature is None or "z" not in signature.inputs or "images" not in signature.outputs:
         raise IntegrityError(

@@ -10,6 +10,10 @@ product of its constant entries must stay within a cap derived from the card's
 image shape. An operand that depends on data, or on arithmetic applied to a
 runtime dimension, cannot be bounded before running, so it is refused.
 
+Constants are bounded the same way: TensorFlow expands a constant to the
+shape it declares, however few values the file stores. The variables that
+loading restores are bounded by the checkpoint's own data files (screening).
+
 What this does not bound: an op whose output grows with its inputs' sizes
 (broadcasting Mul, MatMul, Concat) combines tensors that were each bounded,
 and is limited only by them.
@@ -49,6 +53,21 @@ _ARITHMETIC = {
     "Mul": np.multiply,
     "Sub": np.subtract,
 }
+
+
+# A size operand lists one entry per dimension; no real one needs more entries.
+_MAX_OPERAND_ELEMENTS = 1024
+
+
+def declared_elements(node):
+    """Elements of a Const node's tensor as its shape declares them.
+
+    TensorFlow fills a constant whose values are fewer than its shape asks by
+    repeating the last one, so a few bytes in the file can declare gigabytes.
+    """
+    return int(
+        np.prod([dim.size for dim in node.attr["value"].tensor.tensor_shape.dim], dtype=object)
+    )
 
 
 class Unbounded(Exception):
@@ -91,6 +110,8 @@ class _Evaluator:
             raise Unbounded(f"{name!r} is not a node of the function")
         inputs = [entry for entry in node.input if not entry.startswith("^")]
         if node.op == "Const":
+            if declared_elements(node) > _MAX_OPERAND_ELEMENTS:
+                raise Unbounded(f"{name!r} is a constant of {declared_elements(node)} elements")
             value = tensor_util.MakeNdarray(node.attr["value"].tensor)
             if not np.issubdtype(value.dtype, np.integer):
                 raise Unbounded(f"{name!r} is a {value.dtype} constant")
@@ -150,10 +171,13 @@ def _elements(op, operands):
 
 
 def oversized_operands(function, max_elements):
-    """[(node name, op, reason)] for every size operand above `max_elements` or unbounded."""
+    """[(node name, op, reason)] for every size operand above `max_elements` or unbounded,
+    and every constant that declares more than `max_elements` elements."""
     evaluator = _Evaluator(function)
     found = []
     for node in function.node_def:
+        if node.op == "Const" and declared_elements(node) > max_elements:
+            found.append((node.name, node.op, f"declares {declared_elements(node)} elements"))
         positions = _SIZE_OPERANDS.get(node.op)
         if positions is None:
             continue
