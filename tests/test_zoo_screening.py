@@ -217,6 +217,18 @@ CAP = shape_bounds.ELEMENTS_PER_IMAGE_ELEMENT * int(np.prod(IMAGE_SHAPE))
             "Fill",
             "does arithmetic on a runtime dimension",
         ),
+        # A constant hidden beside the batch in a concat still counts.
+        (lambda z: tf.fill(tf.concat([tf.shape(z)[:1], [1 << 30]], 0), 1.0), "Fill", "asks for"),
+        # ... and cannot be sliced back out of it.
+        (
+            lambda z: tf.fill(tf.concat([tf.shape(z), [1 << 30]], 0)[2:], 1.0),
+            "Fill",
+            "only a tensor's shape may be sliced",
+        ),
+        # Two runtime dimensions multiply: [N, N] from any tensor's shape.
+        (lambda z: tf.fill(tf.concat([tf.shape(z), tf.shape(z)], 0), 1.0), "Fill", "2 runtime"),
+        (lambda z: tf.tile(z, tf.shape(z)), "Tile", "runtime dimension(s) in its size"),
+        (lambda z: tf.cast(tf.range(-(1 << 30), tf.shape(z)[0]), tf.float32), "Range", "runtime"),
     ],
 )
 def test_sizes_written_into_the_file_are_bounded(tmp_path, monkeypatch, make_tensor, op, reason):

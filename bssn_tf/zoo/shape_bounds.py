@@ -5,10 +5,12 @@ comes from another tensor: a 13 KB file can ask for gigabytes on its first
 call. Every such operand is evaluated here, without running TensorFlow, from
 the function's own nodes: constants, packs and concatenations of constants,
 integer arithmetic on constants, and dimensions read unchanged from an existing
-tensor's `Shape` (such as the batch size, which the caller chooses). The
-product of its constant entries must stay within a cap derived from the card's
-image shape. An operand that depends on data, or on arithmetic applied to a
-runtime dimension, cannot be bounded before running, so it is refused.
+tensor's `Shape`. The product of its constant entries must stay within a cap
+derived from the card's image shape. Fill, BroadcastTo and a transposed
+convolution's output size may hold one runtime dimension (the batch, which
+the caller chooses); every other size must be constant. An operand that
+depends on data, on arithmetic with a runtime dimension, or on two runtime
+dimensions at once cannot be bounded before running, so it is refused.
 
 Constants are bounded the same way: TensorFlow expands a constant to the
 shape it declares, however few values the file stores. The variables that
@@ -75,14 +77,27 @@ class Unbounded(Exception):
 
 
 class _Runtime:
-    """A value read unchanged from a tensor's shape at run time (the batch size, say)."""
+    """A dimension read unchanged from a tensor's shape at run time (the batch size, say)."""
+
+    def __repr__(self):
+        return "runtime"
 
 
 RUNTIME = _Runtime()
+# Ops whose size operands may hold one runtime dimension (the batch); the rest need constants.
+_ONE_RUNTIME_DIMENSION = {"BroadcastTo", "Conv2DBackpropInput", "Fill"}
+
+
+def _runtime_count(value):
+    return sum(entry is RUNTIME for entry in np.ravel(value))
 
 
 class _Evaluator:
-    """Evaluates integer operands of one function from its nodes, without running anything."""
+    """Evaluates integer operands of one function from its nodes, without running anything.
+
+    Values are numpy object arrays of Python ints, where RUNTIME marks a
+    dimension read from a tensor's shape; constants are never hidden behind it.
+    """
 
     def __init__(self, function):
         self._nodes = {node.name: node for node in function.node_def}
@@ -90,7 +105,6 @@ class _Evaluator:
         self._cache = {}
 
     def value(self, tensor_name):
-        """A numpy int array (RUNTIME entries allowed in object arrays) or RUNTIME itself."""
         name = tensor_name.lstrip("^").split(":")[0]
         if name in self._args:
             raise Unbounded(f"it is the function argument {name!r}")
@@ -116,58 +130,60 @@ class _Evaluator:
             if not np.issubdtype(value.dtype, np.integer):
                 raise Unbounded(f"{name!r} is a {value.dtype} constant")
             return value.astype(object)  # Python ints: no silent int64 overflow
-        if node.op in ("Shape", "ShapeN", "Size"):
-            return RUNTIME
+        if node.op in ("Shape", "ShapeN"):
+            return np.array([RUNTIME], dtype=object)
+        if node.op == "Size":
+            return np.array(RUNTIME, dtype=object)
         if node.op in _PASS_THROUGH:
             return self.value(inputs[0])
         if node.op == "StridedSlice":
             sliced = self.value(inputs[0])
-            if sliced is RUNTIME or _has_runtime(sliced):
-                return RUNTIME
-            raise Unbounded(f"{name!r} slices a constant; only runtime shapes are sliced")
+            if _runtime_count(sliced) != np.size(sliced):
+                raise Unbounded(f"{name!r} slices constants; only a tensor's shape may be sliced")
+            shrink = node.attr["shrink_axis_mask"].i
+            return np.array(RUNTIME if shrink else [RUNTIME], dtype=object)
         if node.op == "Reshape":
             value, shape = (self.value(entry) for entry in inputs[:2])
-            if value is RUNTIME or shape is RUNTIME or _has_runtime(value) or _has_runtime(shape):
+            if _runtime_count(value) or _runtime_count(shape):
                 raise Unbounded(f"{name!r} reshapes a runtime value")
             return np.reshape(value, [int(size) for size in np.ravel(shape)])
         if node.op == "Pack":
-            return np.array([self._scalar(entry) for entry in inputs], dtype=object)
+            parts = [self.value(entry) for entry in inputs]
+            if any(np.ndim(part) != 0 for part in parts):
+                raise Unbounded(f"{name!r} packs a non-scalar")
+            return np.array([part.item() for part in parts], dtype=object)
         if node.op == "ConcatV2":
-            parts = [self.value(entry) for entry in inputs[:-1]]
-            if any(part is RUNTIME for part in parts):
-                return RUNTIME
-            return np.concatenate([np.atleast_1d(part) for part in parts]).astype(object)
+            parts = [np.atleast_1d(self.value(entry)) for entry in inputs[:-1]]
+            return np.concatenate(parts).astype(object)
         if node.op in _ARITHMETIC:
             left, right = (self.value(entry) for entry in inputs[:2])
-            if left is RUNTIME or right is RUNTIME or _has_runtime(left) or _has_runtime(right):
+            if _runtime_count(left) or _runtime_count(right):
                 raise Unbounded(f"{name!r} ({node.op}) does arithmetic on a runtime dimension")
-            return _ARITHMETIC[node.op](left, right)
+            return np.asarray(_ARITHMETIC[node.op](left, right), dtype=object)
         raise Unbounded(f"{name!r} is computed by {node.op} from data")
-
-    def _scalar(self, tensor_name):
-        value = self.value(tensor_name)
-        if value is RUNTIME:
-            return RUNTIME
-        if np.ndim(value) != 0:
-            raise Unbounded(f"{tensor_name!r} packs a non-scalar")
-        return value.item() if isinstance(value, np.ndarray) else value
-
-
-def _has_runtime(value):
-    return isinstance(value, np.ndarray) and any(entry is RUNTIME for entry in value.flat)
 
 
 def _elements(op, operands):
-    """Elements that the op's size operands ask for (runtime dimensions count as 1)."""
-    if any(operand is RUNTIME for operand in operands):
-        return 1
-    known = [[entry for entry in np.ravel(operand) if entry is not RUNTIME] for operand in operands]
+    """Elements that the op's size operands ask for, or Unbounded."""
+    runtime = sum(_runtime_count(operand) for operand in operands)
     if op == "Range":
-        start, limit, delta = (values[0] if values else 0 for values in known)
+        start, limit, delta = (
+            np.ravel(operand)[0] if np.size(operand) else 0 for operand in operands
+        )
+        if limit is RUNTIME and start == 0 and delta == 1:
+            return 1  # range(n) for a runtime n: as long as an existing dimension
+        if runtime:
+            raise Unbounded("a range over runtime bounds other than range(n)")
         return 0 if delta == 0 else max(0, -((start - limit) // delta))
+    allowed = 1 if op in _ONE_RUNTIME_DIMENSION else 0
+    if runtime > allowed:
+        raise Unbounded(
+            f"{runtime} runtime dimension(s) in its size; {op} may take {allowed} (the batch)"
+        )
+    known = [entry for entry in np.ravel(operands[0]) if entry is not RUNTIME]
     if op in ("Pad", "PadV2", "MirrorPad"):
-        return sum(abs(value) for value in known[0])
-    return int(np.prod([abs(value) for value in known[0]], dtype=object))
+        return sum(abs(value) for value in known)
+    return int(np.prod([abs(value) for value in known], dtype=object))
 
 
 def oversized_operands(function, max_elements):
@@ -188,7 +204,13 @@ def oversized_operands(function, max_elements):
                 (node.name, node.op, f"its size cannot be bounded before running: {error}")
             )
             continue
-        elements = _elements(node.op, operands)
+        try:
+            elements = _elements(node.op, operands)
+        except Unbounded as error:
+            found.append(
+                (node.name, node.op, f"its size cannot be bounded before running: {error}")
+            )
+            continue
         if elements > max_elements:
             found.append((node.name, node.op, f"asks for {elements} elements"))
     return found
