@@ -3,12 +3,14 @@
 import hashlib
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from zoo_support import (
     NAME,
+    ROOT,
     Z_DIM,
     card_pin,
     expected_images,
@@ -233,18 +235,38 @@ def test_unknown_name_lists_the_available_ones(zoo_root):
     assert str(raised.value).startswith("no zoo model named 'no_such_model'; available: tiny")
 
 
-def test_list_prints_any_summary(zoo_root, capsys):
+def test_list_is_an_aligned_table_of_any_summary(zoo_root, capsys):
     index = json.loads((zoo_root / registry.INDEX).read_text())
     index["models"]["plain"] = dict(index["models"][NAME], summary="SN baseline, 10k steps")
     write_json_atomically(zoo_root / registry.INDEX, index)
     assert zoo_cli.main(["list"]) == 0
-    assert capsys.readouterr().out == "plain: SN baseline, 10k steps\ntiny: fcd=1.5, norm=bssn\n"
+    assert capsys.readouterr().out == (
+        "name   arch  norm  scale  steps  FCD  classes\n"
+        "plain  -     -     -      -      -    -\n"
+        "tiny   -     bssn  -      -      1.5  -\n"
+    )
+
+
+def test_list_json_prints_the_verified_cards(zoo_root, capsys):
+    assert zoo_cli.main(["list", "--json"]) == 0
+    cards = json.loads(capsys.readouterr().out)
+    assert cards == {NAME: json.loads((zoo_root / NAME / integrity.CARD).read_text())}
+
+
+TENSORFLOW_LOG_LINE = re.compile(r"^[IWEF]0000 |Traceback", re.MULTILINE)
 
 
 def test_cli_list_card_sample_verify(zoo_root, tmp_path):
-    listed = run_cli("list", cwd=tmp_path, zoo_root=zoo_root)
+    # The CLI quiets TensorFlow itself: no TF_CPP_MIN_LOG_LEVEL from the caller.
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(ROOT)
+    listed = run_cli("list", cwd=tmp_path, zoo_root=zoo_root, env=env, quiet_tensorflow=False)
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout == "tiny: fcd=1.5, norm=bssn\n"
+    assert (
+        listed.stdout
+        == "name  arch  norm  scale  steps  FCD  classes\ntiny  -     bssn  -      -      1.5  -\n"
+    )
+    assert listed.stderr == "" and not TENSORFLOW_LOG_LINE.search(listed.stdout)
 
     shown = run_cli("card", NAME, cwd=tmp_path, zoo_root=zoo_root)
     assert shown.returncode == 0, shown.stderr
@@ -264,8 +286,9 @@ def test_cli_list_card_sample_verify(zoo_root, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     grid = tf.io.decode_png((tmp_path / "grid.png").read_bytes()).numpy()
-    assert grid.shape == (3 * 4, 4 * 4, 1)  # 10 images: 4 columns, 3 rows of 4x4
-    expected = image_grid(zoo.load(NAME).sample(10, seed=3))
+    # 10 images: 4 columns, 3 rows of 4x4, upscaled 16x to reach 256 px
+    assert grid.shape == (3 * 4 * 16, 4 * 4 * 16, 1)
+    expected = image_grid(zoo.load(NAME).sample(10, seed=3), upscale=16)
     np.testing.assert_allclose(grid.astype(int), expected.astype(int), atol=1)
 
     verified = run_cli("verify", cwd=tmp_path, zoo_root=zoo_root)

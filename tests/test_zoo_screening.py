@@ -15,7 +15,7 @@ from zoo_support import read_card as read_card_json
 
 from bssn_tf import zoo
 from bssn_tf.io import UntrustedFileError
-from bssn_tf.zoo import screening, shape_bounds
+from bssn_tf.zoo import loading, screening, shape_bounds
 
 pytest_plugins = ["zoo_fixtures"]
 
@@ -265,7 +265,7 @@ def test_the_screen_reads_only_the_verified_copy(zoo_root, hostile_saved_model, 
         shutil.copy(hostile_saved_model, directory / screening.SAVED_MODEL)
         swapped.append(copy)
 
-    monkeypatch.setattr(zoo, "screen_saved_model", screen_then_swap)
+    monkeypatch.setattr(loading, "screen_saved_model", screen_then_swap)
     generator = zoo.load(NAME)
     assert swapped and not pathlib.Path(swapped[0]).exists()  # the private copy is gone
     reference = np.load(directory / "reference_output.npz")

@@ -123,15 +123,18 @@ def expected_images(network, z):
     return network(z, training=False).numpy()
 
 
-def run_cli(*args, cwd, zoo_root=None, python_args=(), env=None):
-    """`python [python_args] -m bssn_tf.zoo args` in a fresh process (TensorFlow's C++ logs off).
+def run_cli(*args, cwd, zoo_root=None, python_args=(), env=None, quiet_tensorflow=True):
+    """`python [python_args] -m bssn_tf.zoo args` in a fresh process.
 
     Without `env`, this checkout's bssn_tf comes first on PYTHONPATH, whatever `cwd` is.
+    `quiet_tensorflow` sets TF_CPP_MIN_LOG_LEVEL=3 for the child; without it, the CLI's
+    own quieting is what is tested.
     """
     if env is None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env = dict(env, TF_CPP_MIN_LOG_LEVEL="3")
+    if quiet_tensorflow:
+        env = dict(env, TF_CPP_MIN_LOG_LEVEL="3")
     if zoo_root is not None:
         env[registry.ZOO_DIR_ENV] = str(zoo_root)
     return subprocess.run(

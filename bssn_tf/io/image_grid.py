@@ -8,10 +8,11 @@ import tensorflow as tf
 from bssn_tf.io.atomic_files import write_bytes_atomically
 
 
-def image_grid(images, columns=None):
+def image_grid(images, columns=None, upscale=1):
     """[n, H, W, C] in [-1, 1] -> one uint8 [rows*H, cols*W, C] image, filled row by row.
 
-    `columns` defaults to ceil(sqrt(n)), a near-square grid.
+    `columns` defaults to ceil(sqrt(n)), a near-square grid; `upscale` repeats
+    every pixel K x K times (nearest neighbour), so small digits stay visible.
     """
     images = np.asarray(images, np.float32)
     count, height, width, channels = images.shape
@@ -19,14 +20,18 @@ def image_grid(images, columns=None):
         columns = math.ceil(math.sqrt(count))
     if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
         raise ValueError(f"columns must be an integer >= 1; got columns={columns!r}.")
+    if isinstance(upscale, bool) or not isinstance(upscale, int) or upscale < 1:
+        raise ValueError(f"upscale must be an integer >= 1; got upscale={upscale!r}.")
     rows = math.ceil(count / columns)
     padded = np.full((rows * columns, height, width, channels), -1.0, np.float32)
     padded[:count] = images
     grid = padded.reshape(rows, columns, height, width, channels).transpose(0, 2, 1, 3, 4)
     grid = grid.reshape(rows * height, columns * width, channels)
+    grid = np.repeat(np.repeat(grid, upscale, axis=0), upscale, axis=1)
     return np.clip(np.round((grid + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def write_grid_png(path, images, columns=None):
+def write_grid_png(path, images, columns=None, upscale=1):
     """Writes the image_grid of `images` ([n, H, W, C] in [-1, 1]) to `path` atomically."""
-    write_bytes_atomically(path, tf.io.encode_png(image_grid(images, columns)).numpy())
+    grid = image_grid(images, columns, upscale)
+    write_bytes_atomically(path, tf.io.encode_png(grid).numpy())

@@ -7,116 +7,34 @@ images = generator(zoo.latents(16, seed=0, z_dim=generator.z_dim))
 Before TensorFlow sees a model: its card is checked against a pin (the zoo
 index for shipped names and their folders, the caller's `sha256` otherwise;
 required for URLs), the folder must hold exactly the files the card lists
-with matching sha256, and saved_model.pb may hold only the ops a generator
-needs (bssn_tf.zoo.screening). An unpinned folder of your own is checked for
+with matching sha256 and size, and its SavedModel must pass the screen
+(bssn_tf.zoo.screening). TensorFlow then loads a private verified copy
+(bssn_tf.zoo.integrity). An unpinned folder of your own is checked for
 consistency with its card, but its card (metrics included) is taken as is.
+
+Names load on first use (PEP 562), so `python -m bssn_tf.zoo` can quiet
+TensorFlow's start-up lines before anything imports it.
 """
 
-import contextlib
-import os
+import importlib
 
-import tensorflow as tf
-
-from bssn_tf.zoo import download, registry
-from bssn_tf.zoo.download import PinRequiredError
-from bssn_tf.zoo.generator import ZooGenerator, latents, reference_labels
-from bssn_tf.zoo.integrity import CARD, IntegrityError, check_pin, verified_copy
-from bssn_tf.zoo.registry import UnknownModelError, available
-from bssn_tf.zoo.screening import ForbiddenOpError, screen_saved_model
-
-__all__ = [
-    "ForbiddenOpError",
-    "IntegrityError",
-    "PinRequiredError",
-    "UnknownModelError",
-    "ZooGenerator",
-    "available",
-    "card",
-    "latents",
-    "load",
-    "reference_labels",
-    "verify",
-]
-
-_CALLER = "the caller's sha256"
+_HOMES = {
+    "ForbiddenOpError": "bssn_tf.zoo.screening",
+    "IntegrityError": "bssn_tf.zoo.integrity",
+    "PinRequiredError": "bssn_tf.zoo.download",
+    "UnknownModelError": "bssn_tf.zoo.registry",
+    "ZooGenerator": "bssn_tf.zoo.generator",
+    "available": "bssn_tf.zoo.registry",
+    "card": "bssn_tf.zoo.loading",
+    "latents": "bssn_tf.zoo.generator",
+    "load": "bssn_tf.zoo.loading",
+    "reference_labels": "bssn_tf.zoo.generator",
+    "verify": "bssn_tf.zoo.loading",
+}
+__all__ = sorted(_HOMES)
 
 
-def _located(source, sha256=None):
-    """(local folder, pin, where the pin comes from) of a zoo name, model folder or URL."""
-    pins = [] if sha256 is None else [(check_pin(sha256, "sha256"), _CALLER)]
-    if download.is_url(source):
-        directory = download.fetch(source, sha256)
-    elif os.path.isdir(source):
-        directory = source
-        shipped = registry.index_pin(directory)
-        if shipped:
-            pins.insert(0, (shipped[1], f"the zoo index (model {shipped[0]!r})"))
-    else:
-        pins.insert(0, (registry.model_entry(source)["card_sha256"], "the zoo index"))
-        directory = registry.model_directory(source)
-    (pin, pinned_by), *others = pins or [(None, None)]
-    for other, other_by in others:
-        if other != pin:
-            raise IntegrityError(
-                f"{os.path.join(directory, CARD)}: {other_by} is {other}, but {pinned_by} is {pin}"
-            )
-    return directory, pin, pinned_by
-
-
-@contextlib.contextmanager
-def _verified_copy(directory, pin, pinned_by):
-    """Yields (private verified copy, card) of a screened model folder.
-
-    Everything after the copy is made (screening, loading) reads the copy, which
-    nobody else can write, so nothing can be swapped between check and load.
-    """
-    with verified_copy(directory, pin, pinned_by) as (copy, model_card):
-        screen_saved_model(copy, model_card, shown_as=directory)
-        yield copy, model_card
-
-
-def verify(source, sha256=None):
-    """Returns the local folder of `source` after every check that load makes.
-
-    Args:
-      source: a zoo name (pinned by index.json), a model folder, or an
-        http(s)/file URL (downloaded into the cache).
-      sha256: hex sha256 of the model's model_card.json. Required for a URL;
-        optional for a folder or a name, where it must match as well.
-
-    Raises:
-      PinRequiredError: a URL without `sha256`.
-      IntegrityError (a bssn_tf.io.UntrustedFileError): a card or file that
-        does not match or exceeds its size, an unlisted file or link, a
-        malformed card field; ForbiddenOpError (a subclass) for what the
-        screen refuses (bssn_tf.zoo.screening).
-    """
-    directory, pin, pinned_by = _located(source, sha256)
-    with _verified_copy(directory, pin, pinned_by):
-        return directory
-
-
-def card(source, sha256=None):
-    """The verified model card (a dict) of a zoo name, model folder or URL; see verify."""
-    with _verified_copy(*_located(source, sha256)) as (_, model_card):
-        return model_card
-
-
-def load(source, sha256=None):
-    """A ZooGenerator for a zoo name, model folder or URL, loaded only once verified.
-
-    Takes the same arguments and raises the same errors as verify. TensorFlow
-    loads the verified private copy, which is removed once loaded; a model
-    that TensorFlow itself cannot load (a damaged variables file that its own
-    checksums catch, say) raises IntegrityError naming the folder.
-    """
-    directory, pin, pinned_by = _located(source, sha256)
-    with _verified_copy(directory, pin, pinned_by) as (copy, model_card):
-        try:
-            saved_model = tf.saved_model.load(copy)
-        except (tf.errors.OpError, ValueError) as error:
-            reason = " ".join(str(error).split()) or type(error).__name__
-            raise IntegrityError(
-                f"{directory}: TensorFlow could not load this model: {reason}"
-            ) from error
-    return ZooGenerator(saved_model, model_card, directory, source=source)
+def __getattr__(name):
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'bssn_tf.zoo' has no attribute {name!r}")

@@ -1,48 +1,81 @@
 """`python -m bssn_tf.zoo list|card|sample|verify`: the zoo from the shell.
 
 A name is a shipped model, a model folder, or a URL pinned with --sha256.
-Every failure ends with one line naming the file, never a traceback.
+Every failure ends with one line naming the file, never a traceback, and
+TensorFlow's start-up lines are held back unless --tf_verbose is given.
 """
 
 import argparse
 import json
+import math
 import sys
 
-import tensorflow as tf
+from bssn_tf import command_line
 
-from bssn_tf import zoo
-from bssn_tf.io import write_grid_png
-from bssn_tf.zoo import registry
-
-
-def summary_line(summary):
-    """An index summary is free-form: a dict prints as key=value pairs, anything else as is."""
-    if isinstance(summary, dict):
-        return ", ".join(f"{key}={value}" for key, value in sorted(summary.items()))
-    return str(summary)
+# The narrowest sample grid written by default, in pixels (64 digits of 28 px: 224).
+MIN_GRID_WIDTH = 256
+LIST_COLUMNS = (
+    ("name", None),
+    ("arch", "arch"),
+    ("norm", "norm"),
+    ("scale", "scale"),
+    ("steps", "steps"),
+    ("FCD", "fcd"),
+    ("classes", "classes"),
+)
 
 
 def list_models(args):
-    for name, entry in sorted(registry.read_index()["models"].items()):
-        print(f"{name}: {summary_line(entry.get('summary', ''))}")
+    from bssn_tf.zoo import registry
+
+    models = registry.read_index()["models"]
+    if args.json:
+        from bssn_tf import zoo
+
+        print(json.dumps({name: zoo.card(name) for name in sorted(models)}, indent=2))
+        return
+    rows = [[title for title, _ in LIST_COLUMNS]]
+    for name, entry in sorted(models.items()):
+        summary = entry.get("summary") if isinstance(entry.get("summary"), dict) else {}
+        rows.append([name] + [_cell(summary.get(key)) for _, key in LIST_COLUMNS[1:]])
+    widths = [max(len(row[column]) for row in rows) for column in range(len(LIST_COLUMNS))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _cell(value):
+    return "-" if value is None else str(value)
 
 
 def show_card(args):
+    from bssn_tf import zoo
+
     print(json.dumps(zoo.card(args.name, args.sha256), indent=2, sort_keys=True))
 
 
+def _upscale(args, columns, width):
+    """--upscale, else the smallest factor that makes the grid MIN_GRID_WIDTH wide."""
+    return args.upscale or max(1, math.ceil(MIN_GRID_WIDTH / (columns * width)))
+
+
 def sample(args):
+    from bssn_tf import zoo
+    from bssn_tf.io import write_grid_png
+
     generator = zoo.load(args.name, args.sha256)
+    width = generator.card["image_shape"][1]
     if args.label is not None or not generator.num_classes:
         labels = None if args.label is None else [args.label] * args.num
         images = generator.sample(args.num, seed=args.seed, labels=labels)
-        write_grid_png(args.out, images)
+        columns = math.ceil(math.sqrt(args.num))
+        write_grid_png(args.out, images, columns, _upscale(args, columns, width))
         of_class = "" if args.label is None else f" of class {args.label}"
         print(f"wrote {args.num} samples{of_class} of {args.name} (seed {args.seed}) to {args.out}")
         return
     # A conditional model without --label: one row per class, the same latents in every row.
     per_class = max(1, args.num // generator.num_classes)
-    write_grid_png(args.out, generator.class_rows(per_class, args.seed), columns=per_class)
+    images = generator.class_rows(per_class, args.seed)
+    write_grid_png(args.out, images, per_class, _upscale(args, per_class, width))
     print(
         f"wrote {generator.num_classes} rows (one per class) of {per_class} samples of "
         f"{args.name} (seed {args.seed}) to {args.out}"
@@ -50,6 +83,8 @@ def sample(args):
 
 
 def verify(args):
+    from bssn_tf import zoo
+
     if args.sha256 and len(args.names) != 1:
         raise ValueError(f"--sha256 pins one model; got {len(args.names)} names")
     failed = False
@@ -58,14 +93,9 @@ def verify(args):
             zoo.verify(name, args.sha256)
             print(f"{name}: ok")
         except (zoo.IntegrityError, zoo.UnknownModelError, OSError) as error:
-            print(f"{name}: FAILED: {one_line(error)}", file=sys.stderr)
+            print(f"{name}: FAILED: {command_line.one_line(error)}", file=sys.stderr)
             failed = True
     return 1 if failed else 0
-
-
-def one_line(error):
-    """An error message on one line: TensorFlow's span several."""
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -83,7 +113,10 @@ def add_pin(parser):
 
 
 def positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value
@@ -91,8 +124,11 @@ def positive_int(text):
 
 def parse_args(argv):
     parser = OneLineParser(prog="python -m bssn_tf.zoo", description=__doc__)
+    parser.add_argument("--tf_verbose", action="store_true", help="show TensorFlow's own log lines")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="one line per shipped model").set_defaults(run=list_models)
+    listing = commands.add_parser("list", help="a table of the shipped models")
+    listing.add_argument("--json", action="store_true", help="print every model's card as JSON")
+    listing.set_defaults(run=list_models)
     show = commands.add_parser("card", help="print a model card as JSON")
     show.add_argument("name", help="zoo name, model folder or URL")
     add_pin(show)
@@ -102,6 +138,13 @@ def parse_args(argv):
     grid.add_argument("--num", type=positive_int, default=64)
     grid.add_argument("--seed", type=int, default=0)
     grid.add_argument("--out", default="grid.png")
+    grid.add_argument(
+        "--upscale",
+        type=positive_int,
+        default=None,
+        help=f"repeat each pixel KxK (nearest neighbour); default: the smallest K that makes "
+        f"the grid at least {MIN_GRID_WIDTH} px wide",
+    )
     grid.add_argument(
         "--label",
         type=int,
@@ -122,11 +165,16 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    command_line.import_tensorflow(verbose=args.tf_verbose)
+    import tensorflow as tf
+
+    from bssn_tf.zoo import registry
+
     try:
         return args.run(args) or 0  # only verify reports a status of its own
-    # IntegrityError is a ValueError; tf.errors.OpError covers what TensorFlow notices itself.
-    except (zoo.UnknownModelError, OSError, ValueError, tf.errors.OpError) as error:
-        print(f"error: {one_line(error)}", file=sys.stderr)
+    # Refusals are ValueErrors (bssn_tf.io.UntrustedFileError); OpError is TensorFlow's own.
+    except (registry.UnknownModelError, OSError, ValueError, tf.errors.OpError) as error:
+        print(f"error: {command_line.one_line(error)}", file=sys.stderr)
         return 1
 
 

@@ -124,6 +124,7 @@ def add_to_index(root, name, card):
             "norm": card["norm"],
             "scale": card["scale"],
             "steps": card["steps"],
+            "classes": card.get("num_classes", 0),
             "fcd": round(metrics["fcd"], 2),
             "kcd": round(metrics["kcd"], 4),
             "classifier_score": round(metrics["classifier_score"], 2),

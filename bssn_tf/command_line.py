@@ -1,0 +1,63 @@
+"""What every command-line entry point shares: a quiet TensorFlow import and one-line errors.
+
+TensorFlow writes INFO lines (oneDNN, CUDA stubs, CPU features) straight to
+file descriptor 2 while it is being imported, before it reads any log level,
+and later C++ lines (a Grappler "remapper failed", "failed call to cuInit")
+that look like failures of a healthy run. Unless asked to be verbose,
+`import_tensorflow` points fd 2 at a temporary file during the import (replayed
+if the import fails) and sets TF_CPP_MIN_LOG_LEVEL=3 first (a value the user
+set is kept). Level 3 hides C++ INFO, WARNING and ERROR lines; FATAL ones still
+print, and errors that stop a command reach Python as exceptions, which the
+commands print as one line. TensorFlow's Python logger goes to ERROR (like
+the C++ level), absl's (TFDS logs there) to WARNING.
+
+Only commands call this, before they import TensorFlow or anything that does
+(keras, bssn_tf.layers, bssn_tf.zoo's loader): `import bssn_tf` in a user's
+program changes no logger, environment variable or file descriptor.
+"""
+
+import logging
+import os
+import sys
+import tempfile
+
+
+def import_tensorflow(verbose=False):
+    """Imports TensorFlow and Keras, holding back their start-up lines unless `verbose`."""
+    if "tensorflow" not in sys.modules:
+        if verbose:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+        else:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            _import_with_stderr_held()
+    from absl import logging as absl_logging
+
+    logging.getLogger("tensorflow").setLevel(logging.INFO if verbose else logging.ERROR)
+    absl_logging.set_verbosity(absl_logging.INFO if verbose else absl_logging.WARNING)
+
+
+def _import_with_stderr_held():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def one_line(error):
+    """An error's message on one line; a TensorFlow error keeps its first line and its type."""
+    if hasattr(error, "error_code") and hasattr(error, "message"):  # tf.errors.OpError
+        first = (error.message.strip().splitlines() or [""])[0]
+        return f"{type(error).__name__}: {first}"
+    return " ".join(str(error).split()) or type(error).__name__
