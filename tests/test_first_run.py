@@ -67,7 +67,10 @@ def test_healthy_run_prints_only_progress_and_a_summary(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stderr.splitlines()
-    assert len(lines) == 2 and all(PROGRESS_LINE.match(line) for line in lines), lines
+    assert len(lines) == 4, lines
+    assert PROGRESS_LINE.match(lines[0]) and PROGRESS_LINE.match(lines[2]), lines
+    for line, step in ((lines[1], 2), (lines[3], 4)):
+        assert re.fullmatch(EVALUATION_LINE.format(step=step), line), line
     summary = result.stdout.splitlines()
     assert re.fullmatch(r"trained to step 4; training time \dm\d\ds over all starts", summary[0])
     assert re.fullmatch(
@@ -81,6 +84,106 @@ def test_healthy_run_prints_only_progress_and_a_summary(tmp_path):
     with open(model_dir / "metrics.csv") as handle:
         last_row = handle.read().splitlines()[-1].split(",")
     assert last_row[0] == "4" and f"FCD {float(last_row[1]):.4g}," in summary[1]
+    assert lines[3].endswith(summary[1].split(": ", 1)[1])  # the console saw the same numbers
+
+    # Re-running the finished command trains nothing and still reports the last evaluation.
+    again = run_python(
+        "-m",
+        "train.train_gan",
+        f"--model_dir={model_dir}",
+        "--steps=4",
+        *TINY_FLAGS,
+        "--eval_every=2",
+        "--eval_num_samples=64",
+        timeout=400,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stderr == ""
+    assert again.stdout.splitlines()[1] == summary[1]
+
+
+EVALUATION_LINE = r"evaluation at step {step}: FCD \d[\d.]*, classifier score \d[\d.]*"
+TENSORFLOW_LOG_LINE = re.compile(r"^[IWEF]0000 |Traceback", re.MULTILINE)
+
+
+def readme_first_command():
+    """The training part of the README's first command (after `pip install ...`)."""
+    with open(os.path.join(REPO_ROOT, "README.md")) as handle:
+        readme = handle.read()
+    command = re.search(r"^python3 -m venv .*$", readme, re.MULTILINE).group(0)
+    training = command.split(" && ")[-1]
+    assert training.startswith("python -m train.train_gan "), training
+    return training.split()[3:]
+
+
+@pytest.mark.slow
+def test_the_readmes_first_command_is_quiet_at_a_tiny_step_count(tmp_path):
+    """The README's own flags, with the step count and widths shrunk to seconds."""
+    flags = [flag for flag in readme_first_command() if not flag.startswith("--model_dir")]
+    shrunk = {"--steps": "4", "--sample_every": "2", "--eval_every": "2", "--width": "0.125"}
+    flags = [
+        f"{flag.split('=')[0]}={shrunk[flag.split('=')[0]]}"
+        if flag.split("=")[0] in shrunk
+        else flag
+        for flag in flags
+    ]
+    result = run_python(
+        "-m",
+        "train.train_gan",
+        f"--model_dir={tmp_path / 'run'}",
+        *flags,
+        "--eval_num_samples=64",
+        "--batch_size=8",
+        timeout=400,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert not TENSORFLOW_LOG_LINE.search(output), output[-3000:]
+    assert "evaluation at step 4:" in result.stderr
+
+
+def test_a_failed_start_leaves_no_folder_behind(tmp_path):
+    model_dir = tmp_path / "never"
+    result = run_python(
+        "-m",
+        "train.train_gan",
+        f"--model_dir={model_dir}",
+        "--dataset=cifar10",
+        "--steps=2",
+        f"--data_dir={tmp_path / 'no_data'}",
+    )
+    assert result.returncode == 1 and "is not prepared" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not model_dir.exists()
+    # A folder that was there before is left as it was.
+    model_dir.mkdir()
+    (model_dir / "notes.txt").write_text("mine")
+    result = run_python(
+        "-m",
+        "train.train_gan",
+        f"--model_dir={model_dir}",
+        "--dataset=cifar10",
+        "--steps=2",
+        f"--data_dir={tmp_path / 'no_data'}",
+    )
+    assert result.returncode == 1
+    assert sorted(path.name for path in model_dir.iterdir()) in (
+        ["notes.txt"],
+        [".lock", "notes.txt"],
+    )
+
+
+def test_the_offline_build_says_what_it_does_and_does_not_warn(tmp_path):
+    script = (
+        "from bssn_tf import data\n"
+        f"print(data.load_array('digits', 'train', limit=2, data_dir={str(tmp_path)!r}).shape)\n"
+    )
+    result = run_python("-c", script, env=dict(PLAIN_ENV, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"preparing digits from the bundled data into {tmp_path}" in result.stderr
+    # (TensorFlow's own start-up lines are a library import's, not the build's.)
+    for noise in ("Downloading", "Unknown size", "WARNING:absl", "Variant folder"):
+        assert noise not in result.stderr, result.stderr[-2000:]
 
 
 def test_load_array_does_not_warn_about_a_discarded_cache(tmp_path):
@@ -158,6 +261,10 @@ def test_run_summary_says_what_was_done_and_where():
         "sample grids: runs/a/samples",
     ]
     unevaluated = dict(result, start_step=0, last_eval=None, samples_dir=None, wall_time_s=59)
+    conditional = dict(result, last_eval=dict(result["last_eval"], class_consistency=0.9712))
+    assert run_summary(conditional).splitlines()[1] == (
+        "last evaluation at step 1500: FCD 26.61, classifier score 6.531, class consistency 97.1%"
+    )
     assert run_summary(unevaluated).splitlines() == [
         "trained to step 1500; training time 0m59s over all starts",
         "generator export: runs/a/export",

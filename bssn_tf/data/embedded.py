@@ -10,6 +10,7 @@ the rest to `train`. Each example keeps its row in the source array as `index`.
 """
 
 import abc
+import sys
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -66,6 +67,16 @@ class EmbeddedImageBuilder(tfds.core.GeneratorBasedBuilder):
             ),
             supervised_keys=("image", "label"),
         )
+
+    # TFDS announces "Downloading and preparing dataset Unknown size" here, although
+    # nothing is downloaded; say what really happens instead.
+    def _log_download_bytes(self):
+        print(
+            f"preparing {self.name} from the bundled data into {self.data_dir} ...", file=sys.stderr
+        )
+
+    def _log_download_done(self):
+        print(f"prepared {self.name}", file=sys.stderr)
 
     def _split_generators(self, dl_manager):
         del dl_manager  # Nothing to download: the arrays come from an installed package.

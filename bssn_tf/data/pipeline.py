@@ -1,11 +1,13 @@
 """tf.data pipelines over TFDS: every dataset yields float32 (size, size, C) images in [-1, 1]."""
 
+import fcntl
 import os
 from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import constants as tfds_constants
 
 # Registers the offline builders with TFDS, so tfds.builder("mnist5k") resolves.
 from bssn_tf.data import digits, mnist5k  # noqa: F401
@@ -167,14 +169,24 @@ def _stored_images(
     if with_labels:
         require_labels(spec)
     builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
-    if not builder.is_prepared():
+    if not _is_prepared(builder):
         _prepare(spec, builder, manual_dir, download)
+        # A builder made before the files existed knows no splits; read them afresh.
+        builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
     examples = builder.as_dataset(
         split=split, shuffle_files=False, read_config=tfds.ReadConfig(try_autocache=autocache)
     )
     if with_labels:
         return examples.map(lambda example: (example["image"], tf.cast(example["label"], tf.int32)))
     return examples.map(lambda example: example["image"])
+
+
+def _is_prepared(builder) -> bool:
+    """builder.is_prepared(), without its warning about the empty folder that TFDS itself made."""
+    return all(
+        os.path.exists(os.path.join(builder.data_dir, name))
+        for name in (tfds_constants.DATASET_INFO_FILENAME, tfds_constants.FEATURES_FILENAME)
+    )
 
 
 def _prepare(spec: DatasetSpec, builder, manual_dir, download) -> None:
@@ -187,7 +199,14 @@ def _prepare(spec: DatasetSpec, builder, manual_dir, download) -> None:
     leaves no partial dataset behind.
     """
     if spec.builds_offline:
-        builder.download_and_prepare()
+        # Two first runs at once would both build into TFDS's temporary folder and
+        # one would fail at the rename; the second waits here, then finds it built.
+        lock_path = os.path.join(os.path.dirname(builder.data_dir), ".prepare.lock")
+        os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not _is_prepared(builder):
+                builder.download_and_prepare()
         return
     if manual_dir is None and not download:
         raise DatasetUnavailableError(_unavailable_message(spec, builder, reason=None))

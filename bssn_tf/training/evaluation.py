@@ -26,6 +26,23 @@ COLUMNS = (
 CONDITIONAL_COLUMNS = COLUMNS + ("class_consistency",)
 
 
+SUMMARY_COLUMNS = ("step", "fcd", "classifier_score", "class_consistency")
+
+
+def last_evaluation(model_dir):
+    """The last row of model_dir/metrics.csv as {"step", "fcd", ...} numbers, or None."""
+    path = os.path.join(model_dir, METRICS_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return None
+    last = rows[-1]
+    numbers = {name: float(last[name]) for name in SUMMARY_COLUMNS if last.get(name)}
+    return dict(numbers, step=int(last["step"]))
+
+
 class PeriodicEvaluator:
     """Scores the generator with `bssn_tf.metrics.evaluate_generator` (digits extractor).
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import time
 
 import keras
@@ -12,11 +13,12 @@ from bssn_tf import data
 from bssn_tf.training import inputs, summaries
 from bssn_tf.training.checkpoints import CheckpointKeeper, apply_optimizer_flags
 from bssn_tf.training.config import JIT_INCOMPATIBLE_STRATEGIES, ConfigError, card_flag_history
-from bssn_tf.training.evaluation import PeriodicEvaluator
+from bssn_tf.training.evaluation import SUMMARY_COLUMNS, PeriodicEvaluator, last_evaluation
 from bssn_tf.training.export import BEST_EXPORT_DIR, discard_export_after, export_generator
 from bssn_tf.training.gan_trainer import GANTrainer
 from bssn_tf.training.progress import ProgressReporter
 from bssn_tf.training.run_directory import (
+    CONFIG_FILE,
     RunLock,
     check_model_dir,
     record_config,
@@ -72,10 +74,23 @@ def train(config):
             f"strategy={config.strategy} (its optimizer sync cannot be compiled)."
         )
     chief = is_chief(strategy)
-    # Non-chief workers of a multi-worker run share the chief's model_dir and
-    # write only their private checkpoint folders.
-    with RunLock(config.model_dir) if chief else contextlib.nullcontext():
-        return _train_owned(config, strategy, chief, started)
+    created = chief and not os.path.lexists(config.model_dir)
+    try:
+        # Non-chief workers of a multi-worker run share the chief's model_dir and
+        # write only their private checkpoint folders.
+        with RunLock(config.model_dir) if chief else contextlib.nullcontext():
+            return _train_owned(config, strategy, chief, started)
+    except BaseException:
+        # A start that failed before recording its config leaves no folder it made.
+        if created and not os.path.exists(os.path.join(config.model_dir, CONFIG_FILE)):
+            shutil.rmtree(config.model_dir, ignore_errors=True)
+        raise
+
+
+def _summary_metrics(evaluation):
+    if evaluation is None:
+        return None
+    return {name: evaluation[name] for name in SUMMARY_COLUMNS if name in evaluation}
 
 
 def _start_strategy(name):
@@ -201,6 +216,7 @@ def _train_owned(config, strategy, chief, started):
                 )
             if evaluator and (step % config.eval_every == 0 or last):
                 results = evaluator.evaluate(step, trainer.generate)
+                progress.report_evaluation(step, results)
                 last_eval = dict(results, step=step)
                 summaries.scalar("eval/fcd", results["fcd"], step=step)
                 summaries.scalar("eval/classifier_score", results["classifier_score"], step=step)
@@ -249,9 +265,10 @@ def _train_owned(config, strategy, chief, started):
         "samples_dir": os.path.join(config.model_dir, SAMPLES_DIR)
         if chief and config.sample_every
         else None,
-        "last_eval": None
-        if last_eval is None
-        else {name: last_eval[name] for name in ("step", "fcd", "classifier_score")},
+        # A re-run of a finished command evaluates nothing: its summary shows the last row.
+        "last_eval": last_evaluation(config.model_dir)
+        if last_eval is None and chief
+        else _summary_metrics(last_eval),
         "losses": None
         if outputs is None
         else {name: float(np.asarray(outputs[name])) for name in ("d_loss", "g_loss")},

@@ -1,4 +1,5 @@
-"""What a run tells its user: one progress line per logged step, and a summary at the end."""
+"""What a run tells its user: one progress line per logged step and per evaluation, and a
+summary at the end."""
 
 import os
 import sys
@@ -43,6 +44,19 @@ class ProgressReporter:
         self._stream.write(f"step {step}/{self._total} | {speed} | ETA {eta} | {described}\n")
         self._stream.flush()
 
+    def report_evaluation(self, step, results):
+        """One line per evaluation, so the console shows what metrics.csv records."""
+        self._stream.write(f"evaluation at step {step}: {describe_evaluation(results)}\n")
+        self._stream.flush()
+
+
+def describe_evaluation(results):
+    """'FCD 26.6, classifier score 6.53[, class consistency 97.0%]' of one evaluation."""
+    described = f"FCD {results['fcd']:.4g}, classifier score {results['classifier_score']:.4g}"
+    if results.get("class_consistency") is not None:
+        described += f", class consistency {100 * results['class_consistency']:.1f}%"
+    return described
+
 
 def run_summary(result):
     """A few lines on a finished run (`train`'s result): step, metrics, time, where things are."""
@@ -54,8 +68,7 @@ def run_summary(result):
     last_eval = result.get("last_eval")
     if last_eval:
         lines.append(
-            f"last evaluation at step {last_eval['step']}: FCD {last_eval['fcd']:.4g}, "
-            f"classifier score {last_eval['classifier_score']:.4g}"
+            f"last evaluation at step {last_eval['step']}: {describe_evaluation(last_eval)}"
         )
     for label, key in (
         ("generator export", "export_dir"),
