@@ -16,6 +16,7 @@ Only commands call this, before they import TensorFlow or anything that does
 program changes no logger, environment variable or file descriptor.
 """
 
+import argparse
 import logging
 import os
 import sys
@@ -61,3 +62,10 @@ def one_line(error):
         first = (error.message.strip().splitlines() or [""])[0]
         return f"{type(error).__name__}: {first}"
     return " ".join(str(error).split()) or type(error).__name__
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line too (`--help` still prints the full help and exits 0)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

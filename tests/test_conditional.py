@@ -344,7 +344,7 @@ def test_u_advances_exactly_once_per_discriminator_step_embedding_included(tmp_p
     strategy = tf.distribute.get_strategy()
     keras.utils.set_random_seed(0)
     trainer = GANTrainer.for_config(config, strategy, 28, 1)
-    d_inputs = iter(inputs.discriminator_inputs(config, 28, 0))
+    d_inputs = iter(inputs.discriminator_inputs(config, data.DATASETS[config.dataset], 28, 0))
     g_inputs = iter(inputs.generator_inputs(config, 0))
     wrappers = spectral_layers(trainer.discriminator)
     assert "class_embedding_bsn" in [wrapper.name for wrapper in wrappers]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bssn_tf import models
+from bssn_tf import data, models
 from bssn_tf.training import ConfigError, GANTrainer, NonFiniteLossError, TrainConfig, inputs, train
 from bssn_tf.training.checkpoints import WALL_TIME_KEY
 from bssn_tf.training.strategies import make_strategy
@@ -29,7 +29,9 @@ def make_trainer(config, strategy):
     keras.utils.set_random_seed(config.seed)
     trainer = GANTrainer.for_config(config, strategy, 28, 1)
     d_inputs = iter(
-        strategy.experimental_distribute_dataset(inputs.discriminator_inputs(config, 28, 0))
+        strategy.experimental_distribute_dataset(
+            inputs.discriminator_inputs(config, data.DATASETS[config.dataset], 28, 0)
+        )
     )
     g_inputs = iter(strategy.experimental_distribute_dataset(inputs.generator_inputs(config, 0)))
     return trainer, lambda: trainer.train_step(d_inputs, g_inputs)

@@ -20,8 +20,26 @@ from train import cli
 flags.adopt_module_key_flags(cli)  # --tf_verbose in --help
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory (resumes if it holds one).")
-_DATASET = flags.DEFINE_string("dataset", "mnist5k", "bssn_tf.data dataset name.")
-_IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Image side (default: the dataset's).")
+_DATASET = flags.DEFINE_string(
+    "dataset",
+    "mnist5k",
+    "A bssn_tf.data dataset name (mnist5k, digits, cifar10, ...), folder:PATH (your own "
+    "images; class subfolders are labels) or tfds:NAME[/CONFIG][:SPLIT] (a prepared TFDS "
+    "image dataset).",
+)
+_IMAGE_SIZE = flags.DEFINE_integer(
+    "image_size", None, "Image side (default: the dataset's; required for folder: and tfds:)."
+)
+_CHANNELS = flags.DEFINE_integer(
+    "channels",
+    None,
+    "1 or 3, for folder: and tfds: datasets (default: 1 if every image is grayscale, else 3).",
+)
+_SKIP_BAD_IMAGES = flags.DEFINE_bool(
+    "skip_bad_images",
+    False,
+    "folder: datasets: skip files that cannot be decoded (default: stop, naming the file).",
+)
 _ARCH = flags.DEFINE_string("arch", "cnn", "cnn | resnet.")
 _WIDTH = flags.DEFINE_float("width", 1.0, "Channel multiplier (CNN base 64).")
 _Z_DIM = flags.DEFINE_integer("z_dim", 128, "Latent dimension.")
@@ -66,6 +84,9 @@ _EVAL_EXTRACTOR = flags.DEFINE_string(
     "eval_extractor", "digits", "digits | fid_inception (needs $BSSN_FID_INCEPTION_WEIGHTS)."
 )
 _EVAL_NUM_SAMPLES = flags.DEFINE_integer("eval_num_samples", 2000, "Generated images per eval.")
+_EVAL_NUM_REAL = flags.DEFINE_integer(
+    "eval_num_real", 2000, "Real training images per eval (at most the dataset's)."
+)
 _LOG_EVERY = flags.DEFINE_integer("log_every", 100, "Steps between summaries and progress lines.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
 
@@ -104,6 +125,9 @@ def config_from_flags():
         sample_every=_SAMPLE_EVERY.value,
         eval_every=_EVAL_EVERY.value,
         eval_num_samples=_EVAL_NUM_SAMPLES.value,
+        eval_num_real=_EVAL_NUM_REAL.value,
+        channels=_CHANNELS.value,
+        skip_bad_images=_SKIP_BAD_IMAGES.value,
         eval_extractor=_EVAL_EXTRACTOR.value,
         log_every=_LOG_EVERY.value,
         data_dir=_DATA_DIR.value,

@@ -1,17 +1,26 @@
 """Datasets for GAN training, all read through TFDS as float32 images in [-1, 1].
 
-Importing this package registers the offline TFDS builders `mnist5k` and `digits`.
+A dataset is a registered name, an image folder (`folder:PATH`) or a prepared TFDS
+image dataset (`tfds:NAME`); see bssn_tf.data.sources. Names load on first use
+(PEP 562), so `python -m bssn_tf.data` can quiet TensorFlow before importing it;
+loading the pipeline registers the offline TFDS builders `mnist5k` and `digits`.
 """
 
-from bssn_tf.data.errors import DatasetUnavailableError
-from bssn_tf.data.pipeline import load_array, load_images, training_batches
-from bssn_tf.data.specs import DATASETS, DatasetSpec
+import importlib
 
-__all__ = [
-    "DATASETS",
-    "DatasetSpec",
-    "DatasetUnavailableError",
-    "load_array",
-    "load_images",
-    "training_batches",
-]
+_HOMES = {
+    "DATASETS": "bssn_tf.data.specs",
+    "DatasetSpec": "bssn_tf.data.specs",
+    "DatasetUnavailableError": "bssn_tf.data.errors",
+    "load_array": "bssn_tf.data.pipeline",
+    "load_images": "bssn_tf.data.pipeline",
+    "resolve_dataset": "bssn_tf.data.sources",
+    "training_batches": "bssn_tf.data.pipeline",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name):
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'bssn_tf.data' has no attribute {name!r}")

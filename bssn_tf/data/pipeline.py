@@ -1,8 +1,7 @@
 """tf.data pipelines over TFDS: every dataset yields float32 (size, size, C) images in [-1, 1]."""
 
-import fcntl
 import os
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import tensorflow as tf
@@ -12,14 +11,17 @@ from tensorflow_datasets.core import constants as tfds_constants
 # Registers the offline builders with TFDS, so tfds.builder("mnist5k") resolves.
 from bssn_tf.data import digits, mnist5k  # noqa: F401
 from bssn_tf.data.errors import DatasetUnavailableError
+from bssn_tf.data.image_folder import preparation_lock
 from bssn_tf.data.preprocessing import preprocess_image
 from bssn_tf.data.specs import DATASETS, DatasetSpec, get_spec
+
+DatasetLike = Union[str, DatasetSpec]
 
 DEFAULT_SHUFFLE_BUFFER = 10_000
 
 
 def load_images(
-    name: str,
+    name: DatasetLike,
     split: str = "train",
     image_size: Optional[int] = None,
     data_dir: Optional[str] = None,
@@ -43,7 +45,7 @@ def load_images(
 def _preprocessed_images(
     name, split, image_size, data_dir, manual_dir, download, with_labels=False, autocache=True
 ) -> tf.data.Dataset:
-    spec = get_spec(name)
+    spec = _as_spec(name)
     size = _output_size(spec, image_size)
     examples = _stored_images(
         spec, split, data_dir, manual_dir, download, with_labels=with_labels, autocache=autocache
@@ -52,7 +54,7 @@ def _preprocessed_images(
 
 
 def training_batches(
-    name: str,
+    name: DatasetLike,
     global_batch_size: int,
     seed: int,
     image_size: Optional[int] = None,
@@ -76,7 +78,7 @@ def training_batches(
         ("shuffle_buffer", shuffle_buffer),
     ):
         _require_positive_int(arg_name, value)
-    spec = get_spec(name)
+    spec = _as_spec(name)
     size = _output_size(spec, image_size)
     examples = _stored_images(
         spec, spec.train_split, data_dir, manual_dir, download, with_labels=with_labels
@@ -91,7 +93,7 @@ def training_batches(
 
 
 def load_array(
-    name: str,
+    name: DatasetLike,
     split: str,
     image_size: Optional[int] = None,
     limit: Optional[int] = None,
@@ -128,7 +130,7 @@ def load_array(
         images = np.concatenate(batches, axis=0)
     if limit is not None and len(images) < limit:
         raise ValueError(
-            f"Split {split!r} of dataset {name!r} holds {len(images)} images, "
+            f"Split {split!r} of dataset {_as_spec(name).name!r} holds {len(images)} images, "
             f"fewer than limit={limit}."
         )
     return (images, labels) if with_labels else images
@@ -168,17 +170,23 @@ def _stored_images(
     after the first pass."""
     if with_labels:
         require_labels(spec)
-    builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
-    if not _is_prepared(builder):
-        _prepare(spec, builder, manual_dir, download)
-        # A builder made before the files existed knows no splits; read them afresh.
+    if spec.builder_dir is not None:  # an image folder, prepared when it was resolved
+        builder = tfds.builder_from_directory(spec.builder_dir)
+    else:
         builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
+        if not _is_prepared(builder):
+            _prepare(spec, builder, manual_dir, download)
+            # A builder made before the files existed knows no splits; read them afresh.
+            builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
     examples = builder.as_dataset(
         split=split, shuffle_files=False, read_config=tfds.ReadConfig(try_autocache=autocache)
     )
+    image_key, label_key = spec.image_key, spec.label_key
     if with_labels:
-        return examples.map(lambda example: (example["image"], tf.cast(example["label"], tf.int32)))
-    return examples.map(lambda example: example["image"])
+        return examples.map(
+            lambda example: (example[image_key], tf.cast(example[label_key], tf.int32))
+        )
+    return examples.map(lambda example: example[image_key])
 
 
 def _is_prepared(builder) -> bool:
@@ -199,12 +207,7 @@ def _prepare(spec: DatasetSpec, builder, manual_dir, download) -> None:
     leaves no partial dataset behind.
     """
     if spec.builds_offline:
-        # Two first runs at once would both build into TFDS's temporary folder and
-        # one would fail at the rename; the second waits here, then finds it built.
-        lock_path = os.path.join(os.path.dirname(builder.data_dir), ".prepare.lock")
-        os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with preparation_lock(os.path.dirname(builder.data_dir)):
             if not _is_prepared(builder):
                 builder.download_and_prepare()
         return
@@ -255,6 +258,11 @@ def _unavailable_message(spec: DatasetSpec, builder, reason: Optional[str]) -> s
         "build from installed packages.",
     ]
     return "\n".join(lines)
+
+
+def _as_spec(dataset: DatasetLike) -> DatasetSpec:
+    """A DatasetSpec as given (folders and TFDS sources come resolved), or a registered name's."""
+    return dataset if isinstance(dataset, DatasetSpec) else get_spec(dataset)
 
 
 def _output_size(spec: DatasetSpec, image_size: Optional[int]) -> int:

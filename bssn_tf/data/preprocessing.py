@@ -27,12 +27,17 @@ def to_signed_unit_range(image: tf.Tensor) -> tf.Tensor:
 
 
 def preprocess_image(image: tf.Tensor, spec: DatasetSpec, image_size: int) -> tf.Tensor:
-    """Crops as the spec says, resizes bilinearly (no antialiasing, as cv2.resize) and rescales."""
+    """Crops as the spec says, converts to its channels, resizes (bilinear without
+    antialiasing, as cv2.resize, unless the spec says otherwise) and rescales."""
     if spec.center_crop is not None:
         image = center_crop(image, spec.center_crop)
     elif spec.crop_square:
         image = central_square(image)
     image = to_signed_unit_range(image)
+    if image.shape[-1] == 3 and spec.channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
+    elif image.shape[-1] == 1 and spec.channels == 3:
+        image = tf.image.grayscale_to_rgb(image)
     if image.shape[:2] != (image_size, image_size):
-        image = tf.image.resize(image, (image_size, image_size), method="bilinear")
+        image = tf.image.resize(image, (image_size, image_size), method=spec.resize_method)
     return tf.ensure_shape(image, (image_size, image_size, spec.channels))

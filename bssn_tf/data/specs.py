@@ -32,6 +32,13 @@ class DatasetSpec:
       needs_manual_dir: TFDS cannot download it; it is built from local files.
       builds_offline: built from an installed package, never downloaded.
       num_classes: classes of the `label` feature of `train_split`; 0 if it has none.
+      builder_dir: a prepared TFDS folder to read instead of the builder `tfds_name`
+        (an image folder, prepared by bssn_tf.data.image_folder).
+      image_key, label_key: the features holding the image and the class label.
+      resize_method: tf.image.resize method; "bilinear" (no antialiasing) follows
+        the paper's cv2.resize, "area" is used for the user's own images.
+      class_names: the label feature's class names, where known.
+      fingerprint, num_images: an image folder's content hash and image count.
     """
 
     name: str
@@ -44,6 +51,13 @@ class DatasetSpec:
     needs_manual_dir: bool = False
     builds_offline: bool = False
     num_classes: int = 0
+    builder_dir: Optional[str] = None
+    image_key: str = "image"
+    label_key: str = "label"
+    resize_method: str = "bilinear"
+    class_names: tuple = ()
+    fingerprint: Optional[str] = None
+    num_images: Optional[int] = None
 
     def __post_init__(self):
         if self.center_crop is not None and self.crop_square:

@@ -4,6 +4,8 @@ import dataclasses
 import math
 from typing import Optional
 
+from bssn_tf.data.image_folder import folder_path
+from bssn_tf.data.sources import CHANNELS, is_dataset_name
 from bssn_tf.data.specs import DATASETS
 from bssn_tf.layers import DEFAULT_BSSN_SCALE
 from bssn_tf.models.architectures import ARCHS, IMAGE_SIZES
@@ -20,6 +22,8 @@ EVAL_EXTRACTORS = ("digits", "fid_inception", "inception")
 # values of these cannot be resumed.
 MODEL_FIELDS = (
     "dataset",
+    "dataset_fingerprint",
+    "channels",
     "image_size",
     "arch",
     "width",
@@ -28,8 +32,8 @@ MODEL_FIELDS = (
     "scale",
     "num_classes",
 )
-# Paths on the training machine: recorded in model_dir/config.json, kept out
-# of the model card, which travels with the export.
+# Paths on the training machine: neither config.json nor the model card records
+# them (an image folder's path included), so records can be shared and committed.
 LOCATION_FIELDS = ("model_dir", "data_dir")
 
 
@@ -76,9 +80,34 @@ class TrainConfig:
     eval_extractor: str = "digits"
     log_every: int = 100
     data_dir: Optional[str] = None
+    # Image folders and TFDS sources: channels (None: the data's), and whether
+    # undecodable files are skipped instead of stopping the run.
+    channels: Optional[int] = None
+    skip_bad_images: bool = False
+    # Filled in from the data once resolved (bssn_tf.data.resolve_dataset): an
+    # image folder's content hash and image count, and the classes' names.
+    dataset_fingerprint: Optional[str] = None
+    dataset_images: Optional[int] = None
+    class_names: tuple = ()
 
     def __post_init__(self):
-        _check_choice("dataset", self.dataset, sorted(DATASETS))
+        if not is_dataset_name(self.dataset):
+            raise ConfigError(
+                f"dataset must be one of {sorted(DATASETS)}, folder:PATH or "
+                f"tfds:NAME[/CONFIG][:SPLIT]; got dataset={self.dataset!r}."
+            )
+        if self.dataset not in DATASETS and self.image_size is None:
+            raise ConfigError(
+                f"image_size must be given for dataset={self.dataset} (an image folder or "
+                "TFDS dataset has no default size)."
+            )
+        if self.channels is not None and (
+            self.dataset in DATASETS or self.channels not in CHANNELS
+        ):
+            raise ConfigError(
+                f"channels must be 1 or 3, for an image folder or TFDS dataset only; got "
+                f"channels={self.channels!r} with dataset={self.dataset}."
+            )
         _check_choice("arch", self.arch, sorted(ARCHS))
         _check_choice("norm", self.norm, sorted(NORMS))
         _check_choice("loss", self.loss, sorted(LOSSES))
@@ -107,8 +136,8 @@ class TrainConfig:
             _check_int(name, getattr(self, name), minimum=1)
         for name in ("sample_every", "eval_every", "num_classes"):
             _check_int(name, getattr(self, name), minimum=0)
-        labels = DATASETS[self.dataset].num_classes
-        if self.num_classes and self.num_classes != labels:
+        labels = DATASETS[self.dataset].num_classes if self.dataset in DATASETS else None
+        if labels is not None and self.num_classes and self.num_classes != labels:
             raise ConfigError(
                 f"num_classes must be 0 (unconditional) or the {labels} classes of "
                 f"dataset={self.dataset}; got num_classes={self.num_classes}"
@@ -136,6 +165,34 @@ class TrainConfig:
         """`image_size`, or the dataset's default size when it is None."""
         return self.image_size or DATASETS[self.dataset].image_size
 
+    def with_data(self, spec):
+        """This config with what the resolved data says about itself, checked against it.
+
+        An image folder's class subfolders must number num_classes (when > 0).
+        """
+        if self.num_classes and self.num_classes != spec.num_classes:
+            has = (
+                f"{spec.num_classes} class subfolders"
+                if spec.num_classes
+                else "no classes (it holds no class subfolders or label feature)"
+            )
+            raise ConfigError(
+                f"num_classes={self.num_classes} does not match dataset={self.dataset}, "
+                f"which has {has}."
+            )
+        return dataclasses.replace(
+            self,
+            dataset_fingerprint=spec.fingerprint,
+            dataset_images=spec.num_images,
+            class_names=tuple(spec.class_names) if self.num_classes else (),
+        )
+
+    @property
+    def recorded_dataset(self):
+        """`dataset` as records keep it: an image folder's path is the machine's, so it is
+        kept as "folder" (its fingerprint identifies the content)."""
+        return "folder" if folder_path(self.dataset) is not None else self.dataset
+
     @property
     def resolved_jit_compile(self):
         """`jit_compile`, or when None: on, except under mirrored/multiworker (which XLA
@@ -147,16 +204,20 @@ class TrainConfig:
 
     def model_fields(self):
         """The model-defining fields as a dict, stored in model_dir/config.json."""
-        return {name: getattr(self, name) for name in MODEL_FIELDS}
+        return {name: value for name, value in self.card_flags().items() if name in MODEL_FIELDS}
 
     def as_dict(self):
         return dataclasses.asdict(self)
 
     def card_flags(self):
-        """The flags a model card records: all but the LOCATION_FIELDS."""
-        return {
-            name: value for name, value in self.as_dict().items() if name not in LOCATION_FIELDS
+        """The flags that config.json and the model card record: no LOCATION_FIELDS, and an
+        image folder as "folder"."""
+        flags = {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in self.as_dict().items()
+            if name not in LOCATION_FIELDS
         }
+        return dict(flags, dataset=self.recorded_dataset)
 
 
 def card_flag_history(history):

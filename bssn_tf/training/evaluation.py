@@ -52,11 +52,11 @@ class PeriodicEvaluator:
     the run before training starts.
     """
 
-    def __init__(self, config, image_size, resumed_step, extractor="digits"):
+    def __init__(self, config, spec, image_size, resumed_step, extractor="digits"):
         self._config = config
         self._extractor = get_extractor(extractor)
         self._real = data.load_array(
-            config.dataset,
+            spec,
             "train",
             image_size=image_size,
             limit=config.eval_num_real,

@@ -68,11 +68,11 @@ def _shard_by_data(dataset):
     return dataset.with_options(options)
 
 
-def discriminator_inputs(config, image_size, position):
-    """(real, G input) global batches, from D step number `position` on; real is images, or
-    `(images, labels)` when `config.num_classes` > 0."""
+def discriminator_inputs(config, spec, image_size, position):
+    """(real, G input) global batches of the resolved dataset `spec`, from D step number
+    `position` on; real is images, or `(images, labels)` when `config.num_classes` > 0."""
     real = data.training_batches(
-        config.dataset,
+        spec,
         config.batch_size,
         config.seed,
         image_size=image_size,

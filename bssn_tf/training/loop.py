@@ -93,6 +93,22 @@ def _summary_metrics(evaluation):
     return {name: evaluation[name] for name in SUMMARY_COLUMNS if name in evaluation}
 
 
+def _resolve_dataset(config, image_size):
+    """The dataset's spec; an image folder is decoded and stored on its first use."""
+    try:
+        return data.resolve_dataset(
+            config.dataset,
+            image_size=image_size,
+            channels=config.channels,
+            data_dir=config.data_dir,
+            skip_bad_images=config.skip_bad_images,
+        )
+    except data.DatasetUnavailableError:
+        raise
+    except ValueError as error:
+        raise ConfigError(f"dataset={config.dataset}: {error}") from None
+
+
 def _start_strategy(name):
     try:
         return make_strategy(name)
@@ -106,9 +122,10 @@ def _start_strategy(name):
 def _train_owned(config, strategy, chief, started):
     if chief:
         remove_debris(config.model_dir)
-    previous_record = check_model_dir(config)
-    spec = data.DATASETS[config.dataset]
     image_size = config.resolved_image_size
+    spec = _resolve_dataset(config, image_size)
+    config = config.with_data(spec)
+    previous_record = check_model_dir(config)
 
     keras.utils.set_random_seed(config.seed)
     trainer = GANTrainer.for_config(config, strategy, image_size, spec.channels)
@@ -124,7 +141,7 @@ def _train_owned(config, strategy, chief, started):
         )
     wall_time_before = keeper.restored_wall_time
     evaluator = (
-        PeriodicEvaluator(config, image_size, start_step, config.eval_extractor)
+        PeriodicEvaluator(config, spec, image_size, start_step, config.eval_extractor)
         if config.eval_every and chief
         else None
     )
@@ -132,7 +149,7 @@ def _train_owned(config, strategy, chief, started):
     d_iterator = iter(
         strategy.experimental_distribute_dataset(
             inputs.discriminator_inputs(
-                config, image_size, int(trainer.real_batches_consumed.numpy())
+                config, spec, image_size, int(trainer.real_batches_consumed.numpy())
             )
         )
     )
@@ -140,7 +157,7 @@ def _train_owned(config, strategy, chief, started):
         strategy.experimental_distribute_dataset(inputs.generator_inputs(config, start_step))
     )
     diagnostic_real = data.load_array(
-        config.dataset,
+        spec,
         "train",
         image_size=image_size,
         limit=config.batch_size,
@@ -190,6 +207,8 @@ def _train_owned(config, strategy, chief, started):
             "wall_time_s": round(wall_time_s(), 1),
             "image_shape": [image_size, image_size, spec.channels],
         }
+        if config.class_names:
+            record["class_names"] = list(config.class_names)
         changes = card_flag_history(flag_history)
         if changes:
             record["flag_changes"] = changes

@@ -173,7 +173,9 @@ def check_model_dir(config):
     stored = dict(record["model"], mixed_precision=record["run"].get("mixed_precision", "none"))
     stored = {name: stored.get(name, FIELD_DEFAULTS[name]) for name in wanted}
     differing = [
-        f"{name}={stored[name]!r} (now {wanted[name]!r})"
+        _changed_data(record, config)
+        if name == "dataset_fingerprint"
+        else f"{name}={stored[name]!r} (now {wanted[name]!r})"
         for name in wanted
         if stored[name] != wanted[name]
     ]
@@ -185,13 +187,24 @@ def check_model_dir(config):
     return record
 
 
+def _changed_data(record, config):
+    """Names how an image folder changed since the run that made the checkpoint began."""
+    before = record["run"].get("dataset_images")
+    fingerprint = record["model"].get("dataset_fingerprint") or "none"
+    return (
+        f"the contents of dataset={config.dataset} changed since the run began ({before} "
+        f"images recorded, {config.dataset_images} now; fingerprint {fingerprint[:12]}... now "
+        f"{(config.dataset_fingerprint or 'none')[:12]}...)"
+    )
+
+
 def record_config(config, previous, start_step):
     """Writes config.json for a run that has started at `start_step`; returns the flag history.
 
     "run" holds the flags in force now; "history" lists, per start that
     changed any flag, the step from which the new values apply.
     """
-    flags = config.as_dict()
+    flags = config.card_flags()  # no machine paths: records can be shared
     history = list(previous.get("history", []))
     before = previous.get("run")
     changed = {

@@ -7,6 +7,7 @@ these instead of writing their own loop.
 
 import math
 
+from bssn_tf import data
 from bssn_tf.training import inputs
 
 
@@ -16,7 +17,9 @@ def input_iterators(trainer, image_size, position=0):
     return (
         iter(
             strategy.experimental_distribute_dataset(
-                inputs.discriminator_inputs(config, image_size, position)
+                inputs.discriminator_inputs(
+                    config, data.DATASETS[config.dataset], image_size, position
+                )
             )
         ),
         iter(strategy.experimental_distribute_dataset(inputs.generator_inputs(config, position))),

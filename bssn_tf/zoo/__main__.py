@@ -64,8 +64,9 @@ def sample(args):
 
     generator = zoo.load(args.name, args.sha256)
     width = generator.card["image_shape"][1]
-    if args.label is not None or not generator.num_classes:
-        labels = None if args.label is None else [args.label] * args.num
+    label = None if args.label is None else class_index(args.label, generator.card)
+    if label is not None or not generator.num_classes:
+        labels = None if label is None else [label] * args.num
         images = generator.sample(args.num, seed=args.seed, labels=labels)
         columns = math.ceil(math.sqrt(args.num))
         write_grid_png(args.out, images, columns, _upscale(args, columns, width))
@@ -82,6 +83,19 @@ def sample(args):
     )
 
 
+def class_index(label, card):
+    """--label as a class index: an integer, or one of the card's class names."""
+    try:
+        return int(label)
+    except ValueError:
+        pass
+    names = card.get("class_names") or []
+    if label not in names:
+        known = f"one of {names}" if names else "an integer (this model's card names no classes)"
+        raise ValueError(f"--label {label!r} is not a class of this model; expected {known}")
+    return names.index(label)
+
+
 def verify(args):
     from bssn_tf import zoo
 
@@ -96,13 +110,6 @@ def verify(args):
             print(f"{name}: FAILED: {command_line.one_line(error)}", file=sys.stderr)
             failed = True
     return 1 if failed else 0
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line too (`--help` still prints the full help and exits 0)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def add_pin(parser):
@@ -123,7 +130,7 @@ def positive_int(text):
 
 
 def parse_args(argv):
-    parser = OneLineParser(prog="python -m bssn_tf.zoo", description=__doc__)
+    parser = command_line.OneLineParser(prog="python -m bssn_tf.zoo", description=__doc__)
     parser.add_argument("--tf_verbose", action="store_true", help="show TensorFlow's own log lines")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="a table of the shipped models")
@@ -147,10 +154,9 @@ def parse_args(argv):
     )
     grid.add_argument(
         "--label",
-        type=int,
         default=None,
-        help="class of every sample (conditional models); without it they get one row per "
-        "class of --num // num_classes samples",
+        help="class of every sample (conditional models), as an index or a class name from "
+        "the card; without it they get one row per class of --num // num_classes samples",
     )
     add_pin(grid)
     grid.set_defaults(run=sample)
