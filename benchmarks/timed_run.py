@@ -20,6 +20,8 @@ CONFIGS = {
     "cnn32": dict(arch="cnn", image_size=32, channels=3, width=1.0),
     "cnn28": dict(arch="cnn", image_size=28, channels=1, width=0.5),
     "resnet32": dict(arch="resnet", image_size=32, channels=3, width=1.0),
+    # The image-folder input benchmark's step (benchmarks/folder_input.py).
+    "cnn64": dict(arch="cnn", image_size=64, channels=3, width=1.0),
 }
 VARIANTS = ("tf_xla", "tf", "torch_sn", "torch_bssn", "matmul")
 # docs/DESIGN.md, "The reference training protocol": hinge loss, Adam 1e-4 (0.5, 0.999),

@@ -242,10 +242,12 @@ def test_zoo_cli_samples_one_label_or_one_row_per_class(tmp_path, capsys):
     assert (
         zoo_cli.main(["sample", export, "--label", "3", "--num", "4", "--out", str(one_class)]) == 0
     )
-    assert tf.io.decode_png(one_class.read_bytes()).shape == (56, 56, 1)
+    # 2x2 digits of 28 px, upscaled 5x by default to reach 256 px (56 * 5 = 280).
+    assert tf.io.decode_png(one_class.read_bytes()).shape == (280, 280, 1)
     rows = tmp_path / "b.png"
-    assert zoo_cli.main(["sample", export, "--num", "20", "--out", str(rows)]) == 0
-    # 10 classes, 20 // 10 = 2 samples per row.
+    args = ["sample", export, "--num", "20", "--upscale", "1", "--out", str(rows)]
+    assert zoo_cli.main(args) == 0
+    # 10 classes, 20 // 10 = 2 samples per row, at the models' own size.
     assert tf.io.decode_png(rows.read_bytes()).shape == (280, 56, 1)
     capsys.readouterr()
     bad = tmp_path / "c.png"
