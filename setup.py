@@ -34,6 +34,8 @@ setup(
         "keras>=3",
         "absl-py",
         "numpy",
+        # Decodes image folders as pytorch-fid does (bssn_tf.metrics.image_sources).
+        "pillow",
     ],
     extras_require={
         # The embedded offline datasets and the TFDS pipelines, and matplotlib

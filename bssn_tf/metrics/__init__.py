@@ -19,6 +19,7 @@ from bssn_tf.metrics.conditional import (
 from bssn_tf.metrics.digit_classifier import load_digit_classifier, make_digit_extractor
 from bssn_tf.metrics.evaluate import evaluate_generator
 from bssn_tf.metrics.feature_extractor import FeatureExtractor
+from bssn_tf.metrics.fid_between import fid_between, inception_score_of, statistics_of
 from bssn_tf.metrics.fid_extractor import make_fid_inception_extractor
 from bssn_tf.metrics.frechet import (
     frechet_classifier_distance,
@@ -44,10 +45,12 @@ __all__ = [
     "classifier_score_from_logits",
     "evaluate_conditional_generator",
     "evaluate_generator",
+    "fid_between",
     "fid_statistics",
     "frechet_classifier_distance",
     "frechet_classifier_distance_from_activations",
     "frechet_distance_from_statistics",
+    "inception_score_of",
     "intra_class_fcd_from_activations",
     "kernel_classifier_distance",
     "kernel_classifier_distance_from_activations",
@@ -57,4 +60,5 @@ __all__ = [
     "make_fid_inception_extractor",
     "make_inception_extractor",
     "save_fid_statistics",
+    "statistics_of",
 ]
