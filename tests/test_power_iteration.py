@@ -41,8 +41,13 @@ def test_estimate_spectral_norm_is_the_reference_power_step():
     expected_u, expected_sigma = u.astype(np.float64), None
     for _ in range(3):
         expected_u, expected_sigma = numpy_power_step(expected_u, matrix.astype(np.float64))
+    operator = ops.convert_to_tensor(matrix)
     u_new, sigma = estimate_spectral_norm(
-        lambda x: ops.matmul(x, ops.transpose(matrix)), lambda y: ops.matmul(y, matrix), u, 3, EPS
+        lambda x: ops.matmul(x, ops.transpose(operator)),
+        lambda y: ops.matmul(y, operator),
+        ops.convert_to_tensor(u),
+        3,
+        EPS,
     )
     # float32 against float64 on a 6x4 matrix: agreement to a few float32 ulps.
     np.testing.assert_allclose(to_numpy(u_new), expected_u, rtol=1e-5, atol=1e-6)
