@@ -10,6 +10,7 @@ folder on each side, the result is `python -m pytorch_fid`'s.
 
 import dataclasses
 import os
+import sys
 from typing import Optional
 
 import numpy as np
@@ -69,6 +70,8 @@ class _Run:
     extractor: Optional[FeatureExtractor]
     batch_size: int
     bar: _StderrProgress
+    progress_shown: bool
+    images_done: int = 0
 
     @property
     def provenance(self):
@@ -87,20 +90,26 @@ class _Run:
             return _Measured(source.mu, source.sigma, record)
         running = RunningStatistics(source.name)
         kept_features, kept_logits = [], []
-        for images in source.batches(self.batch_size):
-            features, logits = self.extractor.features_and_logits(images)
-            if other is not None and features.shape[1] != len(other.mu):
-                raise ValueError(
-                    f"{other.name} holds statistics of {len(other.mu)} features, but the "
-                    f"{self.extractor.name} extractor gives {features.shape[1]} for "
-                    f"{source.name}: they were made with another extractor."
-                )
-            running.add(features)
-            if keep_features:
-                kept_features.append(np.asarray(features, dtype=np.float64))
-            if keep_logits:
-                kept_logits.append(np.asarray(logits, dtype=np.float64))
-            self.bar.advance(len(images))
+        try:
+            for images in source.batches(self.batch_size):
+                features, logits = self.extractor.features_and_logits(images)
+                if other is not None and features.shape[1] != len(other.mu):
+                    raise ValueError(
+                        f"{other.name} holds statistics of {len(other.mu)} features, but the "
+                        f"{self.extractor.name} extractor gives {features.shape[1]} for "
+                        f"{source.name}: they were made with another extractor."
+                    )
+                running.add(features)
+                if keep_features:
+                    kept_features.append(np.asarray(features, dtype=np.float64))
+                if keep_logits:
+                    kept_logits.append(np.asarray(logits, dtype=np.float64))
+                self.bar.advance(len(images))
+                self.images_done += len(images)
+        except BaseException:
+            if self.progress_shown and self.images_done:
+                sys.stderr.write("\n")  # an error (or Ctrl-C) gets a line of its own
+            raise
         return _Measured(
             *running.statistics(),
             record,
@@ -141,8 +150,10 @@ def _start(
     if total:
         feature_extractor = _extractor(extractor, fid_weights, resize, int(batch_size))
     # The bar shows only where there is more than one batch to wait for.
-    bar = _StderrProgress(max(total, 1), bool(progress) and total > int(batch_size))
-    return _Run(opened, feature_extractor, int(batch_size), bar)
+    shown = bool(progress) and total > int(batch_size)
+    return _Run(
+        opened, feature_extractor, int(batch_size), _StderrProgress(max(total, 1), shown), shown
+    )
 
 
 def fid_between(
