@@ -11,6 +11,7 @@ the resumed step. Every error ends the program with one line naming the flag
 or file; a finished run prints a short summary.
 """
 
+import signal
 import sys
 
 from absl import flags
@@ -145,6 +146,7 @@ def main(argv):
     from bssn_tf.training import NonFiniteLossError, train
     from bssn_tf.training.checkpoints import CheckpointError
     from bssn_tf.training.config import ConfigError
+    from bssn_tf.training.duties import Preempted
     from bssn_tf.training.progress import run_summary
     from bssn_tf.training.run_directory import RunDirectoryBusyError
 
@@ -162,6 +164,9 @@ def main(argv):
         tf.errors.OpError,
     ) as error:
         sys.exit(f"train_gan: error: {cli.one_line(error)}")
+    except Preempted as stopped:
+        print(f"train_gan: {stopped}", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)  # the status of a process that SIGTERM ended
     except KeyboardInterrupt:
         sys.exit("train_gan: interrupted; re-run the same command to resume.")
     print(run_summary(result))

@@ -86,3 +86,20 @@ def discriminator_inputs(config, spec, image_size, position):
 def generator_inputs(config, position):
     """Generator input global batches, from G step number `position` on."""
     return _shard_by_data(generator_input_batches(config, GENERATOR_STREAM, position))
+
+
+def input_iterators(trainer, spec, image_size):
+    """The trainer's distributed (real, G input) and G input iterators, positioned by the
+    trainer's own counters (real batches consumed, generator steps), so a restored trainer
+    continues exactly where it stopped and a new one starts at 0."""
+    strategy, config = trainer.strategy, trainer.config
+    real_position = int(trainer.real_batches_consumed.numpy())
+    g_position = int(trainer.step.numpy())
+    return (
+        iter(
+            strategy.experimental_distribute_dataset(
+                discriminator_inputs(config, spec, image_size, real_position)
+            )
+        ),
+        iter(strategy.experimental_distribute_dataset(generator_inputs(config, g_position))),
+    )

@@ -13,8 +13,23 @@ from bssn_tf import data
 from bssn_tf.training import inputs, summaries
 from bssn_tf.training.checkpoints import CheckpointKeeper, apply_optimizer_flags
 from bssn_tf.training.config import JIT_INCOMPATIBLE_STRATEGIES, ConfigError, card_flag_history
+from bssn_tf.training.duties import (
+    Checkpointing,
+    Evaluation,
+    LossCheck,
+    PreemptionGuard,
+    Progress,
+    SampleGrids,
+    Summaries,
+    run_loop,
+)
 from bssn_tf.training.evaluation import SUMMARY_COLUMNS, PeriodicEvaluator, last_evaluation
-from bssn_tf.training.export import BEST_EXPORT_DIR, discard_export_after, export_generator
+from bssn_tf.training.export import (
+    BEST_EXPORT_DIR,
+    EXPORT_DIR,
+    discard_export_after,
+    export_generator,
+)
 from bssn_tf.training.gan_trainer import GANTrainer
 from bssn_tf.training.progress import ProgressReporter
 from bssn_tf.training.run_directory import (
@@ -126,7 +141,6 @@ def _train_owned(config, strategy, chief, started):
     spec = _resolve_dataset(config, image_size)
     config = config.with_data(spec)
     previous_record = check_model_dir(config)
-
     keras.utils.set_random_seed(config.seed)
     trainer = GANTrainer.for_config(config, strategy, image_size, spec.channels)
     keeper = CheckpointKeeper(trainer, config.model_dir)
@@ -139,146 +153,162 @@ def _train_owned(config, strategy, chief, started):
             f"model_dir={config.model_dir}; a run cannot go back. Pass --steps={start_step} "
             "to export it as it is, or more to train on."
         )
-    wall_time_before = keeper.restored_wall_time
     evaluator = (
         PeriodicEvaluator(config, spec, image_size, start_step, config.eval_extractor)
         if config.eval_every and chief
         else None
     )
+    iterators = inputs.input_iterators(trainer, spec, image_size)
+    flag_history = []
+    if chief:
+        flag_history = record_config(config, previous_record, start_step)
+        discard_export_after(config.model_dir, start_step)
+    run = _Run(config, trainer, spec, image_size, flag_history, started, keeper)
+    progress = ProgressReporter(config.steps)
+    progress.start(start_step)
+    writer = (
+        tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR))
+        if chief
+        else tf.summary.create_noop_writer()
+    )
+    with writer.as_default(), PreemptionGuard(keeper, run.wall_time_s, config.model_dir) as guard:
+        evaluation, duties = _duties(run, chief, evaluator, progress)
+        outputs = run_loop(trainer, iterators, config.steps, duties + [guard])
+    writer.flush()
+    return _finish(run, chief, start_step, evaluation, outputs)
 
-    d_iterator = iter(
-        strategy.experimental_distribute_dataset(
-            inputs.discriminator_inputs(
-                config, spec, image_size, int(trainer.real_batches_consumed.numpy())
-            )
+
+class _Run:
+    """What the duties of one run share: its config, trainer, clock and model cards."""
+
+    def __init__(self, config, trainer, spec, image_size, flag_history, started, keeper):
+        self.config, self.trainer, self.keeper = config, trainer, keeper
+        self.image_shape = [image_size, image_size, spec.channels]
+        self.flag_history = flag_history
+        self._started, self._before = started, keeper.restored_wall_time
+        self.diagnostic_real = data.load_array(
+            spec,
+            "train",
+            image_size=image_size,
+            limit=config.batch_size,
+            data_dir=config.data_dir,
+            with_labels=bool(config.num_classes),
         )
-    )
-    g_iterator = iter(
-        strategy.experimental_distribute_dataset(inputs.generator_inputs(config, start_step))
-    )
-    diagnostic_real = data.load_array(
-        spec,
-        "train",
-        image_size=image_size,
-        limit=config.batch_size,
-        data_dir=config.data_dir,
-        with_labels=bool(config.num_classes),
-    )
+
+    def wall_time_s(self):
+        """Training time over every start of this run, up to now."""
+        return self._before + time.monotonic() - self._started
+
+    def card(self, at_step, **extra):
+        config = self.config
+        record = {
+            "flags": config.card_flags(),
+            "steps": at_step,
+            "wall_time_s": round(self.wall_time_s(), 1),
+            "image_shape": self.image_shape,
+            **extra,
+        }
+        if config.class_names:
+            record["class_names"] = list(config.class_names)
+        changes = card_flag_history(self.flag_history)
+        if changes:
+            record["flag_changes"] = changes
+        return record
+
+    def export(self, step, folder, **extra):
+        config = self.config
+        return export_generator(
+            self.trainer.generator,
+            config.z_dim,
+            config.model_dir,
+            self.card(step, **extra),
+            folder=folder,
+            num_classes=config.num_classes,
+        )
+
+
+def _sample_inputs(config):
+    """(diagnostic G input, sample-grid G input, grid columns): fixed for the whole run.
+
+    A conditional run's grid has one row per class (the first SAMPLE_GRID_ROWS),
+    with the same z in every row.
+    """
     diagnostic_z = inputs.latent_batch(
         config.seed, inputs.SAMPLE_STREAM, 1, config.batch_size, config.z_dim
     )
     sample_z = inputs.latent_batch(
         config.seed, inputs.SAMPLE_STREAM, 0, SAMPLE_GRID_SIZE, config.z_dim
     )
-    flag_history = []
-    if chief:
-        flag_history = record_config(config, previous_record, start_step)
-        discard_export_after(config.model_dir, start_step)
-    sample_columns = None
-    if config.num_classes:
-        diagnostic_z = (
-            diagnostic_z,
-            inputs.label_batch(
-                config.seed, inputs.SAMPLE_STREAM, 1, config.batch_size, config.num_classes
+    if not config.num_classes:
+        return diagnostic_z, sample_z, None
+    labels = inputs.label_batch(
+        config.seed, inputs.SAMPLE_STREAM, 1, config.batch_size, config.num_classes
+    )
+    rows = min(config.num_classes, SAMPLE_GRID_ROWS)
+    grid = (
+        tf.tile(sample_z[:SAMPLE_GRID_COLUMNS], [rows, 1]),
+        tf.repeat(tf.range(rows, dtype=tf.int32), SAMPLE_GRID_COLUMNS),
+    )
+    return (diagnostic_z, labels), grid, SAMPLE_GRID_COLUMNS
+
+
+def _duties(run, chief, evaluator, progress):
+    """(the evaluation duty or None, every duty of the loop in the order they run)."""
+    config, trainer = run.config, run.trainer
+    diagnostic_z, sample_z, columns = _sample_inputs(config)
+    duties = [
+        LossCheck(run.keeper),
+        Summaries(config.log_every, trainer, run.diagnostic_real, diagnostic_z, _write_summaries),
+        Progress(config.log_every, progress),
+    ]
+    if chief and config.sample_every:
+        write = lambda step, images: write_sample_grid(config.model_dir, step, images, columns)
+        duties.append(SampleGrids(config.sample_every, trainer.generate, sample_z, write))
+    evaluation = None
+    if evaluator is not None:
+        evaluation = Evaluation(
+            config.eval_every,
+            evaluator,
+            trainer.generate,
+            progress,
+            lambda step, results: _write_evaluation(step, results, config),
+            lambda step, results: run.export(
+                step, BEST_EXPORT_DIR, selected_by=_selected_by(step, results)
             ),
         )
-        # One row per class (the first SAMPLE_GRID_ROWS classes), the same z in every row.
-        rows = min(config.num_classes, SAMPLE_GRID_ROWS)
-        sample_z = (
-            tf.tile(sample_z[:SAMPLE_GRID_COLUMNS], [rows, 1]),
-            tf.repeat(tf.range(rows, dtype=tf.int32), SAMPLE_GRID_COLUMNS),
-        )
-        sample_columns = SAMPLE_GRID_COLUMNS
-    writer = (
-        tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR))
-        if chief
-        else tf.summary.create_noop_writer()
-    )
-    progress = ProgressReporter(config.steps)
+        duties.append(evaluation)
+    duties.append(Checkpointing(config.checkpoint_every, run.keeper, run.wall_time_s))
+    return evaluation, duties
 
-    def wall_time_s():
-        """Training time over every start of this run, up to now."""
-        return wall_time_before + time.monotonic() - started
 
-    def card(at_step):
-        record = {
-            "flags": config.card_flags(),
-            "steps": at_step,
-            "wall_time_s": round(wall_time_s(), 1),
-            "image_shape": [image_size, image_size, spec.channels],
-        }
-        if config.class_names:
-            record["class_names"] = list(config.class_names)
-        changes = card_flag_history(flag_history)
-        if changes:
-            record["flag_changes"] = changes
-        return record
+def _write_evaluation(step, results, config):
+    summaries.scalar("eval/fcd", results["fcd"], step=step)
+    summaries.scalar("eval/classifier_score", results["classifier_score"], step=step)
+    if config.num_classes:
+        summaries.scalar("eval/class_consistency", results["class_consistency"], step=step)
 
-    step = start_step
-    outputs = None
-    last_eval = None
-    progress.start(start_step)
-    with writer.as_default():
-        while step < config.steps:
-            outputs = trainer.train_step(d_iterator, g_iterator)
-            step = int(trainer.step.numpy())
-            losses = {"d_loss": float(outputs["d_loss"]), "g_loss": float(outputs["g_loss"])}
-            keeper.check_losses(losses)
-            last = step == config.steps
-            if step % config.log_every == 0 or last:
-                values = trainer.diagnose(diagnostic_real, diagnostic_z)
-                _write_summaries(step, outputs, values, trainer)
-                progress.report(step, losses)
-            if chief and config.sample_every and (step % config.sample_every == 0 or last):
-                write_sample_grid(
-                    config.model_dir, step, trainer.generate(sample_z).numpy(), sample_columns
-                )
-            if evaluator and (step % config.eval_every == 0 or last):
-                results = evaluator.evaluate(step, trainer.generate)
-                progress.report_evaluation(step, results)
-                last_eval = dict(results, step=step)
-                summaries.scalar("eval/fcd", results["fcd"], step=step)
-                summaries.scalar("eval/classifier_score", results["classifier_score"], step=step)
-                if config.num_classes:
-                    summaries.scalar(
-                        "eval/class_consistency", results["class_consistency"], step=step
-                    )
-                if results["best"]:
-                    export_generator(
-                        trainer.generator,
-                        config.z_dim,
-                        config.model_dir,
-                        dict(
-                            card(step),
-                            selected_by={
-                                "metric": "fcd",
-                                "step": step,
-                                "value": results["fcd"],
-                                "num_samples": results["num_samples"],
-                                "extractor": results["extractor"],
-                            },
-                        ),
-                        folder=BEST_EXPORT_DIR,
-                        num_classes=config.num_classes,
-                    )
-            if step % config.checkpoint_every == 0 or last:
-                keeper.save(wall_time_s())
-    writer.flush()
 
-    export_dir = None
-    if chief:
-        export_dir = export_generator(
-            trainer.generator,
-            config.z_dim,
-            config.model_dir,
-            card(step),
-            num_classes=config.num_classes,
-        )
+def _selected_by(step, results):
+    return {
+        "metric": "fcd",
+        "step": step,
+        "value": results["fcd"],
+        "num_samples": results["num_samples"],
+        "extractor": results["extractor"],
+    }
+
+
+def _finish(run, chief, start_step, evaluation, outputs):
+    """Exports the final generator (chief only) and returns the run's summary dict."""
+    config = run.config
+    step = int(run.trainer.step.numpy())
+    export_dir = run.export(step, EXPORT_DIR) if chief else None
     best_export_dir = os.path.join(config.model_dir, BEST_EXPORT_DIR)
+    last_eval = None if evaluation is None else evaluation.last
     return {
         "steps": step,
         "start_step": start_step,
-        "wall_time_s": wall_time_s(),
+        "wall_time_s": run.wall_time_s(),
         "export_dir": export_dir,
         "best_export_dir": best_export_dir if chief and os.path.isdir(best_export_dir) else None,
         "samples_dir": os.path.join(config.model_dir, SAMPLES_DIR)

@@ -1,29 +1,17 @@
-"""A trainer's input streams, and N training steps with a callback, for loops other than `train`.
+"""N training steps with a callback, for analyses that step a GANTrainer and look at it.
 
-`loop.train` adds checkpoints, evaluation and exports around the same steps;
-analyses that only need to step a GANTrainer and look at it in between use
-these instead of writing their own loop.
+The claims grid uses this: the same loop (`duties.run_loop`) and the same input
+iterators (`inputs.input_iterators`) as `loop.train`, with a loss history in
+place of checkpoints, evaluation and exports.
 """
 
 import math
 
 from bssn_tf import data
 from bssn_tf.training import inputs
+from bssn_tf.training.duties import Duty, LossHistory, losses_of, run_loop
 
-
-def input_iterators(trainer, image_size, position=0):
-    """The trainer's distributed (real, z) and z iterators, from batch `position` on."""
-    strategy, config = trainer.strategy, trainer.config
-    return (
-        iter(
-            strategy.experimental_distribute_dataset(
-                inputs.discriminator_inputs(
-                    config, data.DATASETS[config.dataset], image_size, position
-                )
-            )
-        ),
-        iter(strategy.experimental_distribute_dataset(inputs.generator_inputs(config, position))),
-    )
+PRINT_EVERY = 50
 
 
 def finite_or_none(value):
@@ -32,11 +20,28 @@ def finite_or_none(value):
     return value if math.isfinite(value) else None
 
 
+class _PrintedProgress(Duty):
+    def __init__(self, steps):
+        super().__init__(every=PRINT_EVERY)
+        self._steps = steps
+
+    def due(self, step, last):
+        return step % self.every == 0
+
+    def run(self, step, outputs):
+        losses = losses_of(outputs)
+        print(
+            f"  step {step}/{self._steps} d_loss={losses['d_loss']:.3f} "
+            f"g_loss={losses['g_loss']:.3f}",
+            flush=True,
+        )
+
+
 def run_steps(trainer, steps, image_size, on_step=None):
-    """Runs `steps` training steps from the first batch; stops early on a non-finite loss.
+    """Runs `steps` training steps of a new trainer; stops early on a non-finite loss.
 
     Args:
-      trainer: a GANTrainer.
+      trainer: a GANTrainer at step 0, on a registered dataset.
       steps: number of generator steps.
       image_size: side of the real images, for the input pipeline.
       on_step: called as `on_step(step)` before step `step` runs and once
@@ -48,21 +53,10 @@ def run_steps(trainer, steps, image_size, on_step=None):
       number (1-based) whose loss was NaN/Inf}`; losses are floats, None
       where non-finite.
     """
-    history = {"d_loss": [], "g_loss": [], "diverged_at": None}
-    d_iterator, g_iterator = input_iterators(trainer, image_size)
-    for step in range(steps):
-        if on_step is not None:
-            on_step(step)
-        outputs = trainer.train_step(d_iterator, g_iterator)
-        d_loss = finite_or_none(outputs["d_loss"])
-        g_loss = finite_or_none(outputs["g_loss"])
-        history["d_loss"].append(d_loss)
-        history["g_loss"].append(g_loss)
-        if d_loss is None or g_loss is None:
-            history["diverged_at"] = step + 1
-            return history
-        if (step + 1) % 50 == 0:
-            print(f"  step {step + 1}/{steps} d_loss={d_loss:.3f} g_loss={g_loss:.3f}", flush=True)
+    spec = data.DATASETS[trainer.config.dataset]
+    iterators = inputs.input_iterators(trainer, spec, image_size)
+    history = LossHistory(on_step)
     if on_step is not None:
-        on_step(steps)
-    return history
+        on_step(0)
+    run_loop(trainer, iterators, steps, [history, _PrintedProgress(steps)])
+    return history.history
