@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bssn_tf.io import UntrustedFileError
 from bssn_tf.metrics import (
     fid_statistics,
     fid_weights,
@@ -145,6 +146,25 @@ def test_download_verifies_the_sha256_prefix_in_the_name(tmp_path):
     )
     with pytest.raises(ValueError, match="carries no sha256 prefix"):
         fid_weights.download_fid_weights(plain.as_uri(), cache_dir=str(tmp_path / "other"))
+
+
+def test_a_local_file_named_like_the_published_one_must_carry_its_hash(tmp_path):
+    payload = b"not the published weights"
+    impostor = tmp_path / fid_weights.FID_WEIGHTS_FILE  # ...-6726825d.pth
+    impostor.write_bytes(payload)
+    with pytest.raises(UntrustedFileError) as raised:
+        fid_weights.resolve_fid_weights(str(impostor))
+    message = str(raised.value)
+    assert message.startswith(f"{impostor} (from its file name) has sha256 ")
+    assert "expected one starting with 6726825d" in message and "\n" not in message
+    # A file of other weights, named without a hash, is used as given.
+    own = tmp_path / "my_weights.pth"
+    own.write_bytes(payload)
+    assert fid_weights.resolve_fid_weights(str(own)) == str(own)
+    # So is a correctly named one.
+    honest = tmp_path / f"weights-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
+    honest.write_bytes(payload)
+    assert fid_weights.resolve_fid_weights(str(honest)) == str(honest)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import os
 import re
 import urllib.request
 
-from bssn_tf.io import write_file_atomically
+from bssn_tf.io import UntrustedFileError, write_file_atomically
 
 FID_WEIGHTS_ENV = "BSSN_FID_INCEPTION_WEIGHTS"
 FID_CACHE_ENV = "BSSN_FID_CACHE"
@@ -62,7 +62,7 @@ def _expected_hash(url, sha256):
 
 def _require_hash(path, actual, expected, origin):
     if not actual.startswith(expected):
-        raise ValueError(
+        raise UntrustedFileError(
             f"{path} (from {origin}) has sha256 {actual}; expected "
             f"{'one starting with ' if len(expected) < 64 else ''}{expected}. "
             "The file is corrupt or not the published one; it was not used."
@@ -113,6 +113,8 @@ def resolve_fid_weights(weights):
     Raises:
       FileNotFoundError: the file (or $BSSN_FID_INCEPTION_WEIGHTS) is missing;
         the message says where the published file comes from and how to point at it.
+      UntrustedFileError: a file named like the published one whose sha256 does not
+        start with the hex digits in its name.
     """
     if weights is None:
         return None
@@ -129,4 +131,9 @@ def resolve_fid_weights(weights):
         raise FileNotFoundError(
             _missing_weights_message(f"FID Inception weights file {weights!r} does not exist.")
         )
+    # A file named like the published one (hash prefix in the name) must carry that hash;
+    # a file of other weights (a test's, say) is used as given and reported by its sha256.
+    match = _HASH_PREFIX_IN_NAME.search(os.path.basename(weights))
+    if match:
+        _require_hash(weights, file_sha256(weights), match.group(1), "its file name")
     return weights
