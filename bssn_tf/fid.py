@@ -18,7 +18,6 @@ import json
 import sys
 
 from bssn_tf import command_line
-from bssn_tf.zoo.__main__ import positive_int
 
 PROG = "bssn_tf.fid"
 
@@ -46,9 +45,12 @@ def parse_args(argv):
         choices=("pytorch", "tf_legacy"),
         help="bilinear resize to 299: pytorch-fid's (default) or TF-GAN's and the BSSN paper's",
     )
-    parser.add_argument("--batch_size", type=positive_int, default=50)
+    parser.add_argument("--batch_size", type=command_line.positive_int, default=50)
     parser.add_argument(
-        "--num_samples", type=positive_int, default=10000, help="images drawn from a generator"
+        "--num_samples",
+        type=command_line.positive_int,
+        default=10000,
+        help="images drawn from a generator",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of a generator's latents")
     parser.add_argument("--kid", action="store_true", help="add KID (both sides images)")

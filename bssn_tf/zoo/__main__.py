@@ -5,7 +5,6 @@ Every failure ends with one line naming the file, never a traceback, and
 TensorFlow's start-up lines are held back unless --tf_verbose is given.
 """
 
-import argparse
 import json
 import math
 import sys
@@ -119,16 +118,6 @@ def add_pin(parser):
     )
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def parse_args(argv):
     parser = command_line.OneLineParser(prog="python -m bssn_tf.zoo", description=__doc__)
     parser.add_argument("--tf_verbose", action="store_true", help="show TensorFlow's own log lines")
@@ -142,12 +131,12 @@ def parse_args(argv):
     show.set_defaults(run=show_card)
     grid = commands.add_parser("sample", help="write a PNG grid of samples")
     grid.add_argument("name", help="zoo name, model folder or URL")
-    grid.add_argument("--num", type=positive_int, default=64)
+    grid.add_argument("--num", type=command_line.positive_int, default=64)
     grid.add_argument("--seed", type=int, default=0)
     grid.add_argument("--out", default="grid.png")
     grid.add_argument(
         "--upscale",
-        type=positive_int,
+        type=command_line.positive_int,
         default=None,
         help=f"repeat each pixel KxK (nearest neighbour); default: the smallest K that makes "
         f"the grid at least {MIN_GRID_WIDTH} px wide",
