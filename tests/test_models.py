@@ -125,7 +125,7 @@ def test_bad_norm_names_it():
         models.cnn_generator(30, 3, Z_DIM, WIDTH)
 
 
-def test_norm_spec_and_effective_scale_say_which_norms_use_scale():
+def test_norm_spec_used_and_effective_scale_say_which_norms_use_scale():
     scaled = sorted(name for name, spec in models.NORMS.items() if spec.uses_scale)
     assert scaled == ["bssn", "ssn"]
     assert models.norm_spec("bssn") == models.NormSpec(mode="bsn", uses_scale=True)
@@ -136,7 +136,11 @@ def test_norm_spec_and_effective_scale_say_which_norms_use_scale():
         1.0,
         1.0,
     ]
-    mode, uses_scale = models.NORMS["ssn"]  # the old (mode, uses_scale) pairs still unpack
-    assert (mode, uses_scale) == ("sn", True)
+    assert [models.used_scale(norm, 1.7) for norm in ("ssn", "bssn", "sn", "none")] == [
+        1.7,
+        1.7,
+        None,
+        None,
+    ]
     with pytest.raises(ValueError, match="'bsnn'"):
         models.effective_scale("bsnn", 1.0)

@@ -1,6 +1,7 @@
 """Run directories: one run at a time, honest resume, failed starts that change nothing,
 crash debris removed, and every failure of train_gan as one line."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -12,13 +13,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bssn_tf.training import ConfigError, train
+from bssn_tf.training import ConfigError, TrainConfig, train
 from bssn_tf.training import loop as training_loop
 from bssn_tf.training.checkpoints import WALL_TIME_KEY, CheckpointError
 from bssn_tf.training.run_directory import (
     LOCK_FILE,
     RunDirectoryBusyError,
     RunLock,
+    check_model_dir,
+    record_config,
     remove_debris,
 )
 
@@ -204,6 +207,27 @@ def test_fewer_steps_than_the_checkpoint_is_refused(run_copy):
         f"model_dir={run_copy}; a run cannot go back. Pass --steps=2 to export it as it "
         "is, or more to train on."
     )
+
+
+def started_run(model_dir, **flags):
+    """A model_dir as a run of `flags` leaves it after its first checkpoint; returns the config."""
+    config = TrainConfig(model_dir=str(model_dir), width=0.125, **flags)
+    record_config(config, {}, start_step=0)
+    tf.train.Checkpoint(step=tf.Variable(1)).save(str(model_dir / "checkpoints" / "ckpt"))
+    return config
+
+
+@pytest.mark.parametrize("norm", ["none", "sn", "bsn", "exact"])
+def test_resume_with_another_scale_of_a_norm_that_ignores_it_is_allowed(tmp_path, norm):
+    config = started_run(tmp_path, norm=norm, scale=1.6)
+    check_model_dir(dataclasses.replace(config, scale=1.0))  # the same model: no refusal
+
+
+@pytest.mark.parametrize("norm", ["ssn", "bssn"])
+def test_resume_with_another_scale_of_a_scaled_norm_is_refused(tmp_path, norm):
+    config = started_run(tmp_path, norm=norm, scale=1.6)
+    with pytest.raises(ConfigError, match=r"scale=1\.6 \(now 1\.0\)"):
+        check_model_dir(dataclasses.replace(config, scale=1.0))
 
 
 # --- failed starts change nothing, and say so in one line ----------------------

@@ -11,6 +11,7 @@ from bssn_tf.models.normalization import (
     norm_spec,
     normalized,
     spectral_layers,
+    used_scale,
 )
 from bssn_tf.models.resnet import GlobalSumPooling2D, resnet_discriminator, resnet_generator
 
@@ -30,5 +31,6 @@ __all__ = [
     "resnet_discriminator",
     "resnet_generator",
     "spectral_layers",
+    "used_scale",
     "walk_layers",
 ]

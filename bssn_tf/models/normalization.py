@@ -7,10 +7,7 @@ from bssn_tf.models.layer_walk import walk_layers
 
 
 class NormSpec(NamedTuple):
-    """What a norm name means: the wrapper's `mode` (None: no wrapper) and whether `scale` applies.
-
-    A NamedTuple, so code written against the old `(mode, uses_scale)` pairs keeps working.
-    """
+    """What a norm name means: its wrapper `mode` (None: no wrapper) and whether `scale` applies."""
 
     mode: Optional[str]
     uses_scale: bool
@@ -39,9 +36,19 @@ def norm_spec(norm):
     return NORMS[norm]
 
 
+def used_scale(norm, scale):
+    """`scale` if `norm` uses it (ssn, bssn), else None: the one rule for when a scale counts.
+
+    Records and comparisons go through this: an sn run's --scale changes nothing it
+    trains, so it is neither shown, nor compared on resume, nor grouped on.
+    """
+    return scale if norm_spec(norm).uses_scale else None
+
+
 def effective_scale(norm, scale):
-    """The scale a `norm` discriminator really uses: `scale` if the norm is scaled, else 1.0."""
-    return scale if norm_spec(norm).uses_scale else 1.0
+    """The scale a `norm` discriminator really multiplies by: `used_scale`, or 1.0 where none."""
+    used = used_scale(norm, scale)
+    return 1.0 if used is None else used
 
 
 def normalized(layer, norm, scale):

@@ -19,6 +19,7 @@ import shutil
 import tensorflow as tf
 
 from bssn_tf.io import write_json_atomically
+from bssn_tf.models.normalization import used_scale
 from bssn_tf.training.config import FIELD_DEFAULTS, ConfigError
 from bssn_tf.training.samples import SAMPLES_DIR
 
@@ -157,7 +158,8 @@ def check_model_dir(config):
 
     `config.json` keeps the model-defining fields (`TrainConfig.MODEL_FIELDS`)
     and the precision policy, which decides the checkpoint's variable types:
-    a re-run with the same values resumes, any difference is refused.
+    a re-run with the same values resumes, any difference is refused. The scale
+    is compared only where the norm uses it (`used_scale`).
     Returns the stored record ({} for a new run).
     """
     record = read_config_record(config.model_dir)
@@ -172,6 +174,8 @@ def check_model_dir(config):
     wanted = dict(config.model_fields(), mixed_precision=config.mixed_precision)
     stored = dict(record["model"], mixed_precision=record["run"].get("mixed_precision", "none"))
     stored = {name: stored.get(name, FIELD_DEFAULTS[name]) for name in wanted}
+    for fields in (wanted, stored):
+        fields["scale"] = used_scale(fields["norm"], fields["scale"])
     differing = [
         _changed_data(record, config)
         if name == "dataset_fingerprint"

@@ -10,7 +10,7 @@ import json
 import math
 import os
 
-from bssn_tf.models.normalization import norm_spec
+from bssn_tf.models.normalization import used_scale
 from bssn_tf.training.config import FIELD_DEFAULTS
 from bssn_tf.training.evaluation import METRICS_FILE
 from bssn_tf.training.run_directory import CONFIG_FILE
@@ -50,12 +50,11 @@ class RunRecord:
     def setting(self, ignore=()):
         """Every training flag except the seed, bookkeeping and `ignore`, as a hashable key.
 
-        The scale counts only for the norms that use it: an sn run records the
-        --scale default of its day, which changes nothing it trains.
+        The scale counts only for the norms that use it (`used_scale`): an sn run
+        records the --scale default of its day, which changes nothing it trains.
         """
         flags = dict(FIELD_DEFAULTS, **self.flags)  # flags added since the run: defaults
-        if not norm_spec(flags["norm"]).uses_scale:
-            flags["scale"] = None
+        flags["scale"] = used_scale(flags["norm"], flags["scale"])
         return tuple(
             sorted(
                 (key, value)

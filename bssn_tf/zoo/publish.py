@@ -18,7 +18,7 @@ import tensorflow as tf
 from bssn_tf import data, metrics
 from bssn_tf.io import replace_directory_atomically, write_grid_png, write_json_atomically
 from bssn_tf.io.markdown_block import rewrite_block
-from bssn_tf.models.normalization import norm_spec
+from bssn_tf.models.normalization import used_scale
 from bssn_tf.training.evaluation import METRICS_FILE
 from bssn_tf.training.export import BEST_EXPORT_DIR, EXPORT_DIR
 from bssn_tf.training.run_records import read_run
@@ -116,7 +116,7 @@ def build_card(export_card, run, model_metrics, checksums, config, trained_steps
         dataset=flags_used["dataset"],
         arch=flags_used["arch"],
         norm=flags_used["norm"],
-        scale=flags_used["scale"] if norm_spec(flags_used["norm"]).uses_scale else None,
+        scale=used_scale(flags_used["norm"], flags_used["scale"]),
         trained_steps=trained_steps,
         metrics=model_metrics,
         reference_output={
