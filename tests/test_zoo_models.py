@@ -80,3 +80,29 @@ def test_every_card_is_reproduced_by_the_evaluation_of_its_published_model(name,
     assert results["num_real"] == card["metrics"]["num_real"]
     for metric in ("fcd", "kcd", "classifier_score"):
         assert results[metric] == pytest.approx(card["metrics"][metric], rel=1e-3, abs=1e-4), metric
+
+
+def test_records_in_the_zoo_keep_no_machine_path():
+    """Cards, study records and the index name datasets and files, never a machine's paths."""
+    import json
+    import pathlib
+
+    def strings(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield key
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+        elif isinstance(value, str):
+            yield value
+
+    zoo_dir = pathlib.Path(__file__).resolve().parent.parent / "zoo"
+    for path in sorted(zoo_dir.rglob("*.json")):
+        found = [
+            s
+            for s in strings(json.loads(path.read_text()))
+            if s in ("model_dir", "data_dir") or s.startswith(("/root", "/home", "/tmp", "/work"))
+        ]
+        assert found == [], f"{path.relative_to(zoo_dir)} records {found}"
