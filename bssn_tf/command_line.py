@@ -1,5 +1,8 @@
 """What every command-line entry point shares: a quiet TensorFlow import and one-line errors.
 
+The library's own messages that quote another error quote it through `first_line`
+and `one_line` too, so an error reads the same wherever it is shown.
+
 TensorFlow writes INFO lines (oneDNN, CUDA stubs, CPU features) straight to
 file descriptor 2 while it is being imported, before it reads any log level,
 and later C++ lines (a Grappler "remapper failed", "failed call to cuInit")
@@ -56,11 +59,20 @@ def _import_with_stderr_held():
             os.close(saved)
 
 
+def _is_op_error(error):
+    return hasattr(error, "error_code") and hasattr(error, "message")  # tf.errors.OpError
+
+
+def first_line(error):
+    """The first line of an error's message (a TensorFlow error's own message), else its type."""
+    text = error.message if _is_op_error(error) else str(error)
+    return (text.strip().splitlines() or [type(error).__name__])[0]
+
+
 def one_line(error):
     """An error's message on one line; a TensorFlow error keeps its first line and its type."""
-    if hasattr(error, "error_code") and hasattr(error, "message"):  # tf.errors.OpError
-        first = (error.message.strip().splitlines() or [""])[0]
-        return f"{type(error).__name__}: {first}"
+    if _is_op_error(error):
+        return f"{type(error).__name__}: {first_line(error)}"
     return " ".join(str(error).split()) or type(error).__name__
 
 

@@ -9,6 +9,7 @@ import pytest
 from zoo_support import NAME, read_card, write_card
 
 from bssn_tf import zoo
+from bssn_tf.io.hashing import sha256_of
 from bssn_tf.zoo import integrity
 
 pytest_plugins = ["zoo_fixtures"]
@@ -19,7 +20,7 @@ def test_the_copy_is_private_and_removed(model_copy):
         assert stat.S_IMODE(os.stat(copy).st_mode) == 0o700
         assert sorted(integrity.folder_files(copy)) == sorted([integrity.CARD, *card["files"]])
         for relpath, entry in card["files"].items():
-            assert integrity.sha256_of(os.path.join(copy, relpath)) == entry["sha256"]
+            assert sha256_of(os.path.join(copy, relpath)) == entry["sha256"]
     assert not os.path.exists(copy)
 
 

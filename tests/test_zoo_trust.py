@@ -35,6 +35,7 @@ from zoo_support import (
 )
 
 from bssn_tf import zoo
+from bssn_tf.io.hashing import sha256_of
 from bssn_tf.zoo import __main__ as zoo_cli
 from bssn_tf.zoo import download, integrity, registry, screening
 
@@ -372,7 +373,7 @@ def test_symlinks_are_refused_even_with_the_right_content(model_copy, tmp_path):
     shutil.move(samples, outside)
     samples.symlink_to(outside)
     # Oracle: the link's content hashes to the listed value, so only the link itself is wrong.
-    assert integrity.sha256_of(samples) == read_card(model_copy)["files"]["samples.png"]["sha256"]
+    assert sha256_of(samples) == read_card(model_copy)["files"]["samples.png"]["sha256"]
     with pytest.raises(zoo.IntegrityError, match=r"samples.png: a symbolic link"):
         zoo.load(str(model_copy))
 

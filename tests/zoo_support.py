@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from bssn_tf import zoo
 from bssn_tf.io import image_grid, write_bytes_atomically, write_json_atomically
+from bssn_tf.io.hashing import sha256_of
 from bssn_tf.zoo import integrity, registry
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -79,7 +80,7 @@ def write_index(root, names):
         name: {
             "path": name,
             "summary": {"norm": "bssn", "fcd": 1.5},
-            "card_sha256": integrity.sha256_of(root / name / integrity.CARD),
+            "card_sha256": sha256_of(root / name / integrity.CARD),
         }
         for name in names
     }

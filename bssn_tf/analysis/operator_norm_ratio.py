@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from bssn_tf.analysis.kernel_layers import kernel_layers
+from bssn_tf.io.checks import check_int
 from bssn_tf.layers import conv_operator
 from bssn_tf.layers.kernel_layout import CONVOLUTIONS, TRANSPOSED_CONVOLUTIONS, fan_in_matrix
 from bssn_tf.layers.power_iteration import estimate_spectral_norm
@@ -23,8 +24,7 @@ def exact_operator_norm(layer, input_shape, kernel, iterations=200, seed=0):
     Power iteration from a fixed random start; `iterations` steps converge
     to float32 precision on the sizes the models here use.
     """
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"iterations must be an integer >= 1; got iterations={iterations!r}.")
+    check_int("iterations", iterations, 1)
     conv_operator.check_exact_supported(layer, input_shape)
     apply, adjoint = conv_operator.linear_operator(layer, input_shape)
     kernel = tf.convert_to_tensor(kernel, tf.float32)

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from bssn_tf.command_line import first_line
 from bssn_tf.data.errors import DatasetUnavailableError
 from bssn_tf.data.preprocessing import central_square
 from bssn_tf.io import write_json_atomically
@@ -153,10 +154,9 @@ def _decoded_images(listing, image_size, skip_bad_images):
             image, gray = decode_square(tf.io.read_file(path), image_size)
         except (tf.errors.OpError, ValueError) as error:
             if not skip_bad_images:
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
                 raise ImageFolderError(
-                    f"{path}: cannot be decoded as an image ({reason}); fix or remove it, "
-                    "or pass --skip_bad_images."
+                    f"{path}: cannot be decoded as an image ({first_line(error)}); fix or remove "
+                    "it, or pass --skip_bad_images."
                 ) from None
             skipped.append(relpath)
             continue

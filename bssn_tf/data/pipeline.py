@@ -9,11 +9,13 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.core import constants as tfds_constants
 
 # Registers the offline builders with TFDS, so tfds.builder("mnist5k") resolves.
+from bssn_tf.command_line import first_line
 from bssn_tf.data import digits, mnist5k  # noqa: F401
 from bssn_tf.data.errors import DatasetUnavailableError
 from bssn_tf.data.image_folder import preparation_lock
 from bssn_tf.data.preprocessing import preprocess_image
 from bssn_tf.data.specs import DATASETS, DatasetSpec, get_spec
+from bssn_tf.io.checks import check_int
 
 DatasetLike = Union[str, DatasetSpec]
 
@@ -77,7 +79,7 @@ def training_batches(
         ("global_batch_size", global_batch_size),
         ("shuffle_buffer", shuffle_buffer),
     ):
-        _require_positive_int(arg_name, value)
+        check_int(arg_name, value, 1, numpy_ints=True)
     spec = _as_spec(name)
     size = _output_size(spec, image_size)
     examples = _stored_images(
@@ -121,7 +123,7 @@ def load_array(
         autocache=False,
     )
     if limit is not None:
-        _require_positive_int("limit", limit)
+        check_int("limit", limit, 1, numpy_ints=True)
         examples = examples.take(limit)
     batches = list(examples.batch(1024).as_numpy_iterator())
     if with_labels:
@@ -220,9 +222,8 @@ def _prepare(spec: DatasetSpec, builder, manual_dir, download) -> None:
         builder.download_and_prepare(download_config=config)
     except Exception as error:
         # Network, checksum and manual_dir failures all mean "not obtainable here".
-        first_line = (str(error).splitlines() or [""])[0]
         raise DatasetUnavailableError(
-            _unavailable_message(spec, builder, f"{type(error).__name__}: {first_line}")
+            _unavailable_message(spec, builder, f"{type(error).__name__}: {first_line(error)}")
         ) from None
 
 
@@ -268,10 +269,5 @@ def _as_spec(dataset: DatasetLike) -> DatasetSpec:
 def _output_size(spec: DatasetSpec, image_size: Optional[int]) -> int:
     if image_size is None:
         return spec.image_size
-    _require_positive_int("image_size", image_size)
+    check_int("image_size", image_size, 1, numpy_ints=True)
     return image_size
-
-
-def _require_positive_int(arg_name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{arg_name} must be a positive integer, got {value!r}.")

@@ -13,6 +13,7 @@ from typing import Optional
 
 import tensorflow_datasets as tfds
 
+from bssn_tf.command_line import first_line
 from bssn_tf.data import image_folder
 from bssn_tf.data.errors import DatasetUnavailableError
 from bssn_tf.data.specs import DATASETS, DatasetSpec
@@ -75,8 +76,9 @@ def _tfds_spec(reference, image_size, channels, data_dir):
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as error:  # TFDS raises several types for an unknown name
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DatasetUnavailableError(f"tfds:{name}: no such TFDS dataset ({first})") from None
+        raise DatasetUnavailableError(
+            f"tfds:{name}: no such TFDS dataset ({first_line(error)})"
+        ) from None
     features = builder.info.features
     image_keys = [
         key for key, feature in features.items() if isinstance(feature, tfds.features.Image)

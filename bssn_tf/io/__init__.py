@@ -1,7 +1,10 @@
 """File helpers: atomic writes, image grids, generated markdown blocks, the untrusted-file error.
 
 Every package that writes files (training, zoo, metrics, the scripts) takes
-them from here, so a reader never sees a half-written file or folder.
+them from here, so a reader never sees a half-written file or folder. The
+submodules `checks` (integer arguments), `hashing` (a file's sha256, hashed
+downloads) and `provenance` (software versions, hardware) hold what every
+package shares. Importing bssn_tf.io imports no TensorFlow.
 """
 
 from bssn_tf.io.atomic_files import (

@@ -3,9 +3,9 @@
 import math
 
 import numpy as np
-import tensorflow as tf
 
 from bssn_tf.io.atomic_files import write_bytes_atomically
+from bssn_tf.io.checks import check_int
 
 
 def image_grid(images, columns=None, upscale=1):
@@ -18,10 +18,8 @@ def image_grid(images, columns=None, upscale=1):
     count, height, width, channels = images.shape
     if columns is None:
         columns = math.ceil(math.sqrt(count))
-    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-        raise ValueError(f"columns must be an integer >= 1; got columns={columns!r}.")
-    if isinstance(upscale, bool) or not isinstance(upscale, int) or upscale < 1:
-        raise ValueError(f"upscale must be an integer >= 1; got upscale={upscale!r}.")
+    check_int("columns", columns, 1)
+    check_int("upscale", upscale, 1)
     rows = math.ceil(count / columns)
     padded = np.full((rows * columns, height, width, channels), -1.0, np.float32)
     padded[:count] = images
@@ -33,5 +31,7 @@ def image_grid(images, columns=None, upscale=1):
 
 def write_grid_png(path, images, columns=None, upscale=1):
     """Writes the image_grid of `images` ([n, H, W, C] in [-1, 1]) to `path` atomically."""
+    import tensorflow as tf  # here, so that importing bssn_tf.io imports no TensorFlow
+
     grid = image_grid(images, columns, upscale)
     write_bytes_atomically(path, tf.io.encode_png(grid).numpy())

@@ -10,6 +10,7 @@ over classes: it also catches a generator that draws the right class badly.
 
 import numpy as np
 
+from bssn_tf.io.checks import check_int
 from bssn_tf.metrics.batching import run_in_batches
 from bssn_tf.metrics.evaluate import get_extractor
 from bssn_tf.metrics.feature_extractor import require_image_batch
@@ -99,8 +100,7 @@ def evaluate_conditional_generator(
         ("batch_size", batch_size, 1),
         ("z_dim", z_dim, 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"{name} must be an integer >= {minimum}; got {name}={value!r}.")
+        check_int(name, value, minimum, numpy_ints=True)
     feature_extractor = get_extractor(extractor)
     real_images = require_image_batch(real_images, "real_images")
     real_labels = _require_labels(real_labels, len(real_images), "real_labels")

@@ -7,15 +7,16 @@ crash never leaves a card that disagrees with its weights.
 """
 
 import dataclasses
-import hashlib
 import os
-import platform
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from bssn_tf.io import write_file_atomically, write_json_atomically
+from bssn_tf.io.checks import check_int
+from bssn_tf.io.hashing import sha256_of
+from bssn_tf.io.provenance import software_versions
 from bssn_tf.metrics import digit_classifier
 from bssn_tf.metrics.labeled_digits import load_images_and_labels
 
@@ -44,9 +45,7 @@ class DigitClassifierTrainingConfig:
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {name}={value!r}.")
+            check_int(name, getattr(self, name), 1)
         if not self.learning_rate > 0:
             raise ValueError(
                 f"learning_rate must be > 0; got learning_rate={self.learning_rate!r}."
@@ -104,8 +103,7 @@ def save_inference_model_atomically(model, path):
     inference_model = digit_classifier.build_digit_classifier()
     inference_model.set_weights(model.get_weights())
     write_file_atomically(path, inference_model.save, suffix=".keras")
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
+    return sha256_of(path)
 
 
 def train_digit_classifier(config):
@@ -169,12 +167,7 @@ def train_digit_classifier(config):
         "test_images_per_class": test_counts,
         "weights_file": os.path.basename(config.output),
         "weights_sha256": sha256,
-        "software": {
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "numpy": np.__version__,
-        },
+        "software": software_versions(),
         "command": config.command,
     }
     write_json_atomically(config.card, card)

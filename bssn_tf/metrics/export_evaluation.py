@@ -12,10 +12,10 @@ from typing import Optional
 
 from bssn_tf import data, zoo
 from bssn_tf.io import write_json_atomically
+from bssn_tf.io.hashing import sha256_of
 from bssn_tf.metrics.conditional import evaluate_conditional_generator
 from bssn_tf.metrics.evaluate import EXTRACTORS, evaluate_generator
 from bssn_tf.metrics.fid_extractor import make_fid_inception_extractor
-from bssn_tf.metrics.fid_weights import file_sha256
 from bssn_tf.metrics.gaussian_statistics import load_fid_statistics
 from bssn_tf.metrics.inception import make_inception_extractor
 from bssn_tf.metrics.inception_resize import RESIZE_MODES
@@ -140,7 +140,7 @@ def _real_inputs(config, protocol, generator):
         statistics = load_fid_statistics(config.real_stats)
         record = {
             "real_stats": config.real_stats,
-            "real_stats_sha256": file_sha256(config.real_stats),
+            "real_stats_sha256": sha256_of(config.real_stats),
         }
         return None, None, statistics, record
     # load_array refuses a split with fewer images than the protocol needs.

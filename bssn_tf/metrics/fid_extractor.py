@@ -11,9 +11,10 @@ import os
 import keras
 import numpy as np
 
+from bssn_tf.io.hashing import sha256_of
 from bssn_tf.metrics.feature_extractor import FeatureExtractor, require_image_batch
 from bssn_tf.metrics.fid_inception import INCEPTION_IMAGE_SIZE, FidInceptionNetwork
-from bssn_tf.metrics.fid_weights import file_sha256, resolve_fid_weights
+from bssn_tf.metrics.fid_weights import resolve_fid_weights
 from bssn_tf.metrics.inception_resize import require_resize_mode, resize_images
 from bssn_tf.metrics.torch_checkpoint import load_torch_state_dict
 
@@ -81,7 +82,7 @@ def make_fid_inception_extractor(
     provenance = {
         "extractor": "fid_inception",
         "weights": "random (shape checks only)" if path is None else os.path.basename(path),
-        "weights_sha256": None if path is None else file_sha256(path),
+        "weights_sha256": None if path is None else sha256_of(path),
         "resize": resize,
     }
     return FeatureExtractor("fid_inception", features_and_logits, provenance)

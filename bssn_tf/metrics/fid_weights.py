@@ -11,12 +11,12 @@ carries the first hex digits of its sha256 (`6726825d`), so a download is
 checked against that prefix unless the caller gives the full sha256.
 """
 
-import hashlib
 import os
 import re
 import urllib.request
 
 from bssn_tf.io import UntrustedFileError, write_file_atomically
+from bssn_tf.io.hashing import download_hashed, sha256_of
 
 FID_WEIGHTS_ENV = "BSSN_FID_INCEPTION_WEIGHTS"
 FID_CACHE_ENV = "BSSN_FID_CACHE"
@@ -25,7 +25,6 @@ FID_WEIGHTS_URL = (
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + FID_WEIGHTS_FILE
 )
 _HASH_PREFIX_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.[A-Za-z]+$")
-_CHUNK_BYTES = 1 << 20
 
 
 def _missing_weights_message(reason):
@@ -36,14 +35,6 @@ def _missing_weights_message(reason):
         f"--fid_weights=PATH) or set ${FID_WEIGHTS_ENV}=PATH; with network access, "
         'weights="download" fetches and verifies it.'
     )
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _expected_hash(url, sha256):
@@ -92,16 +83,13 @@ def download_fid_weights(url=FID_WEIGHTS_URL, cache_dir=None, sha256=None):
     cache_dir = cache_dir or default_cache_dir()
     path = os.path.join(cache_dir, os.path.basename(urllib.request.url2pathname(url)))
     if os.path.isfile(path):
-        _require_hash(path, file_sha256(path), expected, "the cache")
+        _require_hash(path, sha256_of(path), expected, "the cache")
         return path
 
     def fetch(temporary_path):
-        digest = hashlib.sha256()
-        with urllib.request.urlopen(url) as response, open(temporary_path, "wb") as handle:
-            for chunk in iter(lambda: response.read(_CHUNK_BYTES), b""):
-                digest.update(chunk)
-                handle.write(chunk)
-        _require_hash(path, digest.hexdigest(), expected, url)
+        with open(temporary_path, "wb") as handle:
+            actual, _ = download_hashed(url, handle)
+        _require_hash(path, actual, expected, url)
 
     write_file_atomically(path, fetch)
     return path
@@ -135,5 +123,5 @@ def resolve_fid_weights(weights):
     # a file of other weights (a test's, say) is used as given and reported by its sha256.
     match = _HASH_PREFIX_IN_NAME.search(os.path.basename(weights))
     if match:
-        _require_hash(weights, file_sha256(weights), match.group(1), "its file name")
+        _require_hash(weights, sha256_of(weights), match.group(1), "its file name")
     return weights

@@ -15,6 +15,7 @@ the same spectral normalization as the rest of D.
 import keras
 from keras import ops
 
+from bssn_tf.io.checks import check_int
 from bssn_tf.models.normalization import normalized
 
 LABELS_INPUT = "labels"
@@ -22,11 +23,7 @@ LABELS_INPUT = "labels"
 
 def check_num_classes(num_classes):
     """Raises ValueError naming `num_classes` unless it is an integer >= 0 (0: unconditional)."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-        raise ValueError(
-            f"num_classes must be an integer >= 0 (0: unconditional); "
-            f"got num_classes={num_classes!r}."
-        )
+    check_int("num_classes", num_classes, 0)
 
 
 def label_input():

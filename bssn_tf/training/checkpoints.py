@@ -17,6 +17,7 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
+from bssn_tf.command_line import first_line
 from bssn_tf.training.run_directory import checkpoint_dir
 from bssn_tf.training.strategies import is_chief, worker_id
 
@@ -33,9 +34,7 @@ class CheckpointError(RuntimeError):
 
 def _reason(error):
     """`TypeName: first line` of an error, without TF's op-location markup."""
-    text = getattr(error, "message", None) or str(error)
-    first = (text.strip().splitlines() or [""])[0]
-    first = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", first)
+    first = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", first_line(error))
     return f"{type(error).__name__}: {first}"
 
 

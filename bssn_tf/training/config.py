@@ -7,6 +7,7 @@ from typing import Optional
 from bssn_tf.data.image_folder import folder_path
 from bssn_tf.data.sources import CHANNELS, is_dataset_name
 from bssn_tf.data.specs import DATASETS
+from bssn_tf.io.checks import check_int
 from bssn_tf.layers import DEFAULT_BSSN_SCALE
 from bssn_tf.models.architectures import ARCHS, IMAGE_SIZES
 from bssn_tf.models.normalization import NORMS
@@ -247,5 +248,4 @@ def _check_choice(name, value, choices):
 
 
 def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}; got {name}={value!r}.")
+    check_int(name, value, minimum, error=ConfigError)

@@ -6,15 +6,13 @@ labels int32 `[N]`; its card records `num_classes` (0 for unconditional ones).
 
 import json
 import os
-import platform
 import shutil
 import tempfile
 
-import keras
-import numpy as np
 import tensorflow as tf
 
 from bssn_tf.io import replace_directory_atomically, write_json_atomically
+from bssn_tf.io.provenance import hardware_description, software_versions
 from bssn_tf.zoo.integrity import CARD, file_manifest
 
 EXPORT_DIR = "export"
@@ -39,43 +37,6 @@ class _GeneratorModule(tf.Module):
                 lambda z: {"images": tf.cast(self.generator(z, training=False), tf.float32)},
                 input_signature=[z_spec],
             )
-
-
-def software_versions():
-    import bssn_tf
-
-    return {
-        "bssn_tf": bssn_tf.__version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def hardware_description():
-    """Where the run happened, so wall times in a card can be compared."""
-    return {
-        "machine": platform.machine(),
-        "processor": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "intra_op_threads": (
-            tf.config.threading.get_intra_op_parallelism_threads()
-            or os.environ.get("TF_NUM_INTRAOP_THREADS", "default")
-        ),
-        "devices": sorted({device.device_type for device in tf.config.list_logical_devices()}),
-    }
 
 
 def export_generator(generator, z_dim, model_dir, card, folder=EXPORT_DIR, num_classes=0):

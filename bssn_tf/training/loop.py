@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from bssn_tf import data
+from bssn_tf.command_line import first_line
 from bssn_tf.training import inputs, summaries
 from bssn_tf.training.checkpoints import CheckpointKeeper, apply_optimizer_flags
 from bssn_tf.training.config import JIT_INCOMPATIBLE_STRATEGIES, ConfigError, card_flag_history
@@ -128,9 +129,8 @@ def _start_strategy(name):
     try:
         return make_strategy(name)
     except (ValueError, RuntimeError, tf.errors.OpError) as error:
-        first_line = (str(error).strip().splitlines() or [""])[0]
         raise ConfigError(
-            f"strategy={name} cannot start here: {type(error).__name__}: {first_line}"
+            f"strategy={name} cannot start here: {type(error).__name__}: {first_line(error)}"
         ) from None
 
 

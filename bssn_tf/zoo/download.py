@@ -11,15 +11,14 @@ content-addressed: `<cache root>/<pin>`, reused only while its card still
 hashes to the pin and its files to the card.
 """
 
-import hashlib
 import os
 import shutil
 import stat
 import tempfile
 import urllib.parse
-import urllib.request
 
 from bssn_tf.io import replace_directory_atomically
+from bssn_tf.io.hashing import download_hashed
 from bssn_tf.zoo.integrity import (
     CARD,
     CARD_MAX_BYTES,
@@ -73,21 +72,12 @@ def _download(url, path, limit, what):
     A server that sends more is cut off at the limit, so a file can never fill
     the disk or memory beyond what its card declared.
     """
-    digest, size = hashlib.sha256(), 0
+    too_large = lambda: IntegrityError(f"{url}: larger than {limit} bytes, {what}")
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(path, "xb") as handle:
-            while True:
-                block = response.read(min(1 << 20, limit + 1 - size))
-                if not block:
-                    break
-                size += len(block)
-                if size > limit:
-                    raise IntegrityError(f"{url}: larger than {limit} bytes, {what}")
-                digest.update(block)
-                handle.write(block)
+        with open(path, "xb") as handle:
+            return download_hashed(url, handle, limit, too_large, timeout=TIMEOUT_S)
     except OSError as error:  # URLError, HTTPError and timeouts are all OSErrors
         raise DownloadError(f"could not download {url}: {error}") from error
-    return digest.hexdigest(), size
 
 
 def _download_into(base, staging, sha256):

@@ -25,25 +25,17 @@ import stat
 import tempfile
 
 from bssn_tf.io import UntrustedFileError
+from bssn_tf.io.checks import is_int
+from bssn_tf.io.hashing import BLOCK_BYTES, sha256_of
 
 CARD = "model_card.json"
 # A card is a few KB of JSON; anything far larger is refused before it is read.
 CARD_MAX_BYTES = 256 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_BLOCK = 1 << 20
 
 
 class IntegrityError(UntrustedFileError):
     """A model file is missing, altered, unlisted, oversized, or named outside its folder."""
-
-
-def sha256_of(path):
-    """Hex sha256 of a file, read in blocks so large variables files stay out of memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_pin(sha256, what):
@@ -110,7 +102,7 @@ def check_relpath(relpath, source):
 
 
 def _positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return is_int(value) and value >= 1
 
 
 def _check_file_entry(relpath, entry, source):
@@ -119,13 +111,7 @@ def _check_file_entry(relpath, entry, source):
         raise IntegrityError(f"{source}: lists itself in 'files'; a card cannot hash itself")
     digest = entry.get("sha256") if isinstance(entry, dict) else None
     size = entry.get("size") if isinstance(entry, dict) else None
-    if (
-        not isinstance(digest, str)
-        or not _SHA256.fullmatch(digest)
-        or not isinstance(size, int)
-        or isinstance(size, bool)
-        or size < 0
-    ):
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest) or not is_int(size) or size < 0:
         raise IntegrityError(
             f"{source}: 'files' gives {relpath!r} the entry {entry!r}; expected "
             '{"sha256": 64 lower-case hex digits, "size": bytes as an integer >= 0}'
@@ -155,7 +141,7 @@ def check_card_fields(card, source):
             "as positive integers"
         )
     num_classes = card.get("num_classes", 0)
-    if not (num_classes == 0 or _positive_int(num_classes)):
+    if not (is_int(num_classes) and num_classes >= 0):
         raise IntegrityError(
             f"{source}: num_classes is {num_classes!r}; expected an integer >= 0 (0: unconditional)"
         )
@@ -221,7 +207,7 @@ def read_bounded(fd, limit, display, what):
     """At most `limit` bytes from `fd`; IntegrityError when there are more."""
     chunks, total = [], 0
     while True:
-        block = os.read(fd, min(_BLOCK, limit + 1 - total))
+        block = os.read(fd, min(BLOCK_BYTES, limit + 1 - total))
         if not block:
             return b"".join(chunks)
         chunks.append(block)
@@ -240,7 +226,7 @@ def _copy_listed_file(directory_fd, relpath, entry, directory, copy_root):
     try:
         with open(target, "xb") as out:
             while True:
-                block = os.read(fd, min(_BLOCK, entry["size"] + 1 - copied))
+                block = os.read(fd, min(BLOCK_BYTES, entry["size"] + 1 - copied))
                 if not block:
                     break
                 copied += len(block)

@@ -5,6 +5,7 @@ import os
 
 import tensorflow as tf
 
+from bssn_tf.command_line import one_line
 from bssn_tf.zoo import download, registry
 from bssn_tf.zoo.generator import ZooGenerator
 from bssn_tf.zoo.integrity import CARD, IntegrityError, check_pin, verified_copy
@@ -87,8 +88,7 @@ def load(source, sha256=None):
         try:
             saved_model = tf.saved_model.load(copy)
         except (tf.errors.OpError, ValueError) as error:
-            reason = " ".join(str(error).split()) or type(error).__name__
             raise IntegrityError(
-                f"{directory}: TensorFlow could not load this model: {reason}"
+                f"{directory}: TensorFlow could not load this model: {one_line(error)}"
             ) from error
     return ZooGenerator(saved_model, model_card, directory, source=source)

@@ -16,7 +16,8 @@ import json
 import os
 
 from bssn_tf.io import write_json_atomically
-from bssn_tf.zoo.integrity import CARD, check_relpath, sha256_of
+from bssn_tf.io.hashing import sha256_of
+from bssn_tf.zoo.integrity import CARD, check_relpath
 
 ZOO_DIR_ENV = "BSSN_ZOO_DIR"
 DATA_PACKAGE = "bssn_tf.zoo_files"

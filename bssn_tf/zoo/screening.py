@@ -37,6 +37,7 @@ from google.protobuf.message import DecodeError
 from tensorflow.core.framework import function_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
+from bssn_tf.command_line import one_line
 from bssn_tf.zoo import shape_bounds
 from bssn_tf.zoo.integrity import IntegrityError
 
@@ -461,9 +462,8 @@ def _check_variable_sizes(directory, card, shown):
         reader = tf.train.load_checkpoint(os.path.join(directory, VARIABLES_PREFIX))
         shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
     except (tf.errors.OpError, ValueError) as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
         raise IntegrityError(
-            f"{os.path.join(shown, index)}: not a checkpoint index ({reason})"
+            f"{os.path.join(shown, index)}: not a checkpoint index ({one_line(error)})"
         ) from None
     declared = sum(
         int(np.prod(shape, dtype=object)) * dtypes[name].size for name, shape in shapes.items()
