@@ -193,14 +193,6 @@ def test_deeper_cnn_discriminator_bad_arguments(kwargs, needle):
         cnn_discriminator(28, 1, **kwargs)
 
 
-def test_deprecated_deep_cnn_discriminator_warns_and_builds_the_same_model():
-    with pytest.warns(DeprecationWarning, match="conv3x3_repeats"):
-        old = analysis.deep_cnn_discriminator(2, norm="bssn", scale=1.6, width=0.125)
-    new = cnn_discriminator(28, 1, norm="bssn", scale=1.6, width=0.125, conv3x3_repeats=2)
-    assert [tuple(w.shape) for w in old.weights] == [tuple(w.shape) for w in new.weights]
-    assert [entry.wrapper.scale for entry in analysis.kernel_layers(old)] == [1.6] * 12
-
-
 def test_model_without_kernels_and_bad_iterations_are_refused():
     inputs = keras.Input((3,))
     with pytest.raises(ValueError, match="no Dense, Conv or Embedding"):

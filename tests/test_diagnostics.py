@@ -1,7 +1,6 @@
-"""bssn_tf.training.diagnostics: per-group gradient norms against numpy, and the old name."""
+"""bssn_tf.training.diagnostics: per-group gradient norms against numpy."""
 
 import numpy as np
-import pytest
 
 from bssn_tf.training import diagnostics
 
@@ -16,11 +15,3 @@ def test_grouped_gradient_norms_match_numpy():
         np.linalg.norm(gradients[2].astype(np.float64)),
     ]
     np.testing.assert_allclose(norms, expected, rtol=1e-6)  # float32 sums of ~20 squares
-
-
-def test_the_old_name_warns_and_is_the_same_function():
-    with pytest.warns(DeprecationWarning, match="grouped_gradient_norms"):
-        old = diagnostics.layer_gradient_norms
-    assert old is diagnostics.grouped_gradient_norms
-    with pytest.raises(AttributeError, match="no_such_name"):
-        diagnostics.no_such_name  # noqa: B018

@@ -9,7 +9,6 @@ write their records) and `bssn_tf.analysis.plots` (their figures; needs
 matplotlib) are imported on their own, so that this package stays light.
 """
 
-from bssn_tf.analysis.deprecated import deep_cnn_discriminator
 from bssn_tf.analysis.gradient_norms import OBJECTIVES, input_gradient_stats, layer_gradient_norms
 from bssn_tf.analysis.kernel_layers import KernelLayer, kernel_layers
 from bssn_tf.analysis.operator_norm_ratio import operator_norm_ratios
@@ -18,7 +17,6 @@ from bssn_tf.analysis.weight_scale import effective_weight_scales
 __all__ = [
     "KernelLayer",
     "OBJECTIVES",
-    "deep_cnn_discriminator",
     "effective_weight_scales",
     "input_gradient_stats",
     "kernel_layers",

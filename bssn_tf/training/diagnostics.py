@@ -1,7 +1,5 @@
 """The per-step quantities the paper logs: sigmas, input-gradient norms, gradient norms."""
 
-import warnings
-
 import tensorflow as tf
 
 from bssn_tf.models import spectral_layers
@@ -74,16 +72,3 @@ def grouped_gradient_norms(gradients, groups):
             for _, indices in groups
         ]
     )
-
-
-def __getattr__(name):
-    # Deprecated name: `analysis.layer_gradient_norms` is the one function by that name.
-    if name == "layer_gradient_norms":
-        warnings.warn(
-            "bssn_tf.training.diagnostics.layer_gradient_norms is deprecated; "
-            "use grouped_gradient_norms (same arguments).",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return grouped_gradient_norms
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
