@@ -18,6 +18,7 @@ from tiny_runs import TINY
 from bssn_tf import data
 from bssn_tf.data import image_folder
 from bssn_tf.training import ConfigError, TrainConfig, train
+from bssn_tf.zoo import __main__ as zoo_cli
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -189,7 +190,7 @@ def digit_folders(tmp_path_factory):
     return root
 
 
-def test_short_runs_on_a_folder_export_a_card_without_paths(digit_folders, tmp_path):
+def test_short_runs_on_a_folder_export_a_card_without_paths(digit_folders, tmp_path, capsys):
     flat = train(folder_config(tmp_path / "flat_run", digit_folders / "flat", tmp_path))
     conditional = train(
         folder_config(tmp_path / "cond_run", digit_folders / "classes", tmp_path, num_classes=4)
@@ -203,6 +204,19 @@ def test_short_runs_on_a_folder_export_a_card_without_paths(digit_folders, tmp_p
     assert card["class_names"] == ["digit0", "digit1", "digit2", "digit3"]
     assert card["flags"]["dataset"] == "folder" and card["flags"]["dataset_images"] == 40
     assert card["image_shape"] == [28, 28, 1]
+    # `zoo sample --label` takes a class name from the card, or refuses it in one line.
+    grid = tmp_path / "digit2.png"
+    export = conditional["export_dir"]
+    assert (
+        zoo_cli.main(["sample", export, "--label", "digit2", "--num", "4", "--out", str(grid)]) == 0
+    )
+    assert grid.exists()
+    capsys.readouterr()
+    assert zoo_cli.main(["sample", export, "--label", "digit9", "--out", str(grid)]) == 1
+    assert capsys.readouterr().err == (
+        "error: --label 'digit9' is not a class of this model; expected one of "
+        "['digit0', 'digit1', 'digit2', 'digit3']\n"
+    )
 
 
 def test_a_flat_folder_or_a_wrong_class_count_is_refused(digit_folders, tmp_path):
