@@ -269,3 +269,17 @@ def test_run_summary_says_what_was_done_and_where():
         "trained to step 1500; training time 0m59s over all starts",
         "generator export: runs/a/export",
     ]
+
+
+def test_import_bssn_tf_is_silent_and_imports_no_tensorflow():
+    script = (
+        "import logging, os, sys\n"
+        "before = (dict(os.environ), logging.getLogger().handlers[:], os.dup(2))\n"
+        "import bssn_tf, bssn_tf.zoo, bssn_tf.data\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+        "assert dict(os.environ) == before[0] and logging.getLogger().handlers == before[1]\n"
+        "print(bssn_tf.__version__)\n"
+    )
+    result = run_python("-c", script)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "0.1.0" and result.stderr == ""
