@@ -31,9 +31,10 @@ def test_a_huge_card_is_refused_before_it_is_read(model_copy, monkeypatch):
     monkeypatch.setattr(
         integrity, "parse_card", lambda *a: pytest.fail("an oversized card was parsed")
     )
+    read_verified_card = zoo.card  # imported before memory is traced
     tracemalloc.start()
     with pytest.raises(zoo.IntegrityError) as raised:
-        zoo.card(str(model_copy))
+        read_verified_card(str(model_copy))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert str(raised.value) == (
@@ -103,3 +104,14 @@ def test_the_pin_still_decides_after_the_copy(zoo_root):
     write_card(zoo_root / NAME, dict(card, metrics={"fcd": 0.1}))
     with pytest.raises(zoo.IntegrityError, match="does not match .* from the zoo index"):
         zoo.load(NAME)
+
+
+def test_a_card_that_lists_more_than_the_model_cap_is_refused_before_any_copy(
+    model_copy, monkeypatch
+):
+    card = read_card(model_copy)
+    entry = dict(card["files"]["samples.png"], size=integrity.MODEL_MAX_BYTES)
+    write_card(model_copy, dict(card, files=dict(card["files"], **{"samples.png": entry})))
+    monkeypatch.setattr(integrity, "_copy_listed_file", lambda *a: pytest.fail("copied"))
+    with pytest.raises(zoo.IntegrityError, match="a zoo model may hold at most"):
+        zoo.verify(str(model_copy))

@@ -31,6 +31,10 @@ from bssn_tf.io.hashing import BLOCK_BYTES, sha256_of
 CARD = "model_card.json"
 # A card is a few KB of JSON; anything far larger is refused before it is read.
 CARD_MAX_BYTES = 256 * 1024
+# All of a model's files together: the shipped generators take a few MB, and a
+# card's sizes decide what is downloaded and copied (to a temporary folder)
+# before anything is hashed, so no card may ask for more than this.
+MODEL_MAX_BYTES = 4 * 1024**3
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -130,6 +134,12 @@ def check_card_fields(card, source):
         )
     for relpath, entry in files.items():
         _check_file_entry(relpath, entry, source)
+    total = sum(entry["size"] for entry in files.values())
+    if total > MODEL_MAX_BYTES:
+        raise IntegrityError(
+            f"{source}: lists {total} bytes of files; a zoo model may hold at most "
+            f"{MODEL_MAX_BYTES} (bssn_tf.zoo.integrity.MODEL_MAX_BYTES)"
+        )
     if not _positive_int(card.get("z_dim")):
         raise IntegrityError(
             f"{source}: z_dim is {card.get('z_dim')!r}; expected a positive integer"
