@@ -27,7 +27,7 @@ import numpy as np
 from absl import app, flags
 
 from bssn_tf import data
-from bssn_tf.metrics import digit_classifier
+from bssn_tf.extractors import digit_classifier
 from bssn_tf.metrics.evaluate import evaluate_generator
 from bssn_tf.metrics.frechet import frechet_classifier_distance_from_activations
 

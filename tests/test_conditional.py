@@ -12,6 +12,7 @@ import scipy.linalg
 import tensorflow as tf
 
 from bssn_tf import data, zoo
+from bssn_tf.extractors.feature_extractor import FeatureExtractor
 from bssn_tf.layers import SpectralNormalization
 from bssn_tf.metrics.conditional import (
     class_consistency_from_logits,
@@ -19,7 +20,6 @@ from bssn_tf.metrics.conditional import (
     intra_class_fcd_from_activations,
 )
 from bssn_tf.metrics.export_evaluation import ExportEvaluationConfig, evaluate_export
-from bssn_tf.metrics.feature_extractor import FeatureExtractor
 from bssn_tf.metrics.labeled_digits import load_images_and_labels
 from bssn_tf.models import (
     ConditionalBatchNormalization,

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from bssn_tf.metrics import digit_classifier
+from bssn_tf.extractors import digit_classifier
 from bssn_tf.metrics import digit_classifier_training as training
 from bssn_tf.metrics.labeled_digits import load_images_and_labels
 

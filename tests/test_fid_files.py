@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bssn_tf.extractors import fid_weights
+from bssn_tf.extractors.fid_inception import FidInceptionNetwork
+from bssn_tf.extractors.inception_resize import resize_images
 from bssn_tf.io import UntrustedFileError
 from bssn_tf.metrics import (
     fid_statistics,
-    fid_weights,
     load_fid_statistics,
     make_fid_inception_extractor,
     save_fid_statistics,
 )
-from bssn_tf.metrics.fid_inception import FidInceptionNetwork
-from bssn_tf.metrics.inception_resize import resize_images
 
 
 def _bilinear_by_loops(image, out_h, out_w, source_of):
@@ -211,18 +211,11 @@ def test_batches_longer_than_batch_size_are_split_and_padded():
     np.testing.assert_allclose(together, one_by_one, rtol=1e-4, atol=1e-5)  # batch-size rounding
 
 
-def test_training_config_accepts_exactly_the_evaluation_extractors():
-    from bssn_tf.metrics.evaluate import EXTRACTORS
-    from bssn_tf.training.config import EVAL_EXTRACTORS
-
-    assert sorted(EVAL_EXTRACTORS) == sorted(EXTRACTORS)
-
-
 def test_score_samples_beyond_the_fid_samples_and_real_statistics():
     """The paper's shape of protocol (IS on more draws than FID), shrunk, with the digit network."""
+    from bssn_tf.extractors.digit_classifier import make_digit_extractor
     from bssn_tf.metrics import evaluate_generator, frechet_distance_from_statistics
     from bssn_tf.metrics.classifier_score import classifier_score_from_logits
-    from bssn_tf.metrics.digit_classifier import make_digit_extractor
 
     rng = np.random.default_rng(6)
     real = rng.uniform(-1, 1, (30, 28, 28, 1)).astype(np.float32)

@@ -17,16 +17,15 @@ import torch  # noqa: E402  (the test extra installs torch and pytorch-fid)
 # Imports torchvision with its fake-kernel registration stubbed out; the module
 # says why (the registry's torchvision wheel does not import against torch 2.13).
 from benchmarks import pytorch_fid_reference as reference_network  # noqa: E402
+from bssn_tf.extractors import fid_extractor, fid_inception  # noqa: E402
+from bssn_tf.extractors.torch_checkpoint import (  # noqa: E402
+    UnsafeCheckpointError,
+    load_torch_state_dict,
+)
 from bssn_tf.metrics import (  # noqa: E402
-    fid_extractor,
-    fid_inception,
     fid_statistics,
     frechet_classifier_distance_from_activations,
     frechet_distance_from_statistics,
-)
-from bssn_tf.metrics.torch_checkpoint import (  # noqa: E402
-    UnsafeCheckpointError,
-    load_torch_state_dict,
 )
 
 # A correct float32 port differs from PyTorch by ~1e-4 of the largest value

@@ -275,7 +275,7 @@ def test_import_bssn_tf_is_silent_and_imports_no_tensorflow():
     script = (
         "import logging, os, sys\n"
         "before = (dict(os.environ), logging.getLogger().handlers[:], os.dup(2))\n"
-        "import bssn_tf, bssn_tf.zoo, bssn_tf.data\n"
+        "import bssn_tf, bssn_tf.zoo, bssn_tf.data, bssn_tf.extractors, bssn_tf.io\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
         "assert dict(os.environ) == before[0] and logging.getLogger().handlers == before[1]\n"
         "print(bssn_tf.__version__)\n"

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from bssn_tf.extractors.keras_inception import INCEPTION_WEIGHTS_ENV, make_inception_extractor
 from bssn_tf.metrics.classifier_score import classifier_score, classifier_score_from_logits
 from bssn_tf.metrics.frechet import (
     frechet_classifier_distance,
     frechet_classifier_distance_from_activations,
 )
-from bssn_tf.metrics.inception import INCEPTION_WEIGHTS_ENV, make_inception_extractor
 from bssn_tf.metrics.kernel_distance import (
     kernel_classifier_distance,
     kernel_classifier_distance_from_activations,

@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 import torch
 
-from bssn_tf.io import UntrustedFileError
-from bssn_tf.metrics.torch_checkpoint import (
+from bssn_tf.extractors.torch_checkpoint import (
     DEFAULT_MAX_BYTES,
     UnsafeCheckpointError,
     load_torch_state_dict,
 )
+from bssn_tf.io import UntrustedFileError
 
 _ROOT = pathlib.Path(__file__).resolve().parent.parent
 _STORAGE_NAMES = [
@@ -584,7 +584,7 @@ def test_crashing_attacks_are_refused_in_a_subprocess(tmp_path):
     }
     script = (
         "import sys\n"
-        "from bssn_tf.metrics import torch_checkpoint as checkpoint\n"
+        "from bssn_tf.extractors import torch_checkpoint as checkpoint\n"
         "for path in sys.argv[1:]:\n"
         "    try:\n"
         "        checkpoint.load_torch_state_dict(path)\n"

@@ -1,4 +1,4 @@
-"""Trains the digit classifier shipped in bssn_tf/metrics/assets/ and writes its card.
+"""Trains the digit classifier shipped in bssn_tf/extractors/assets/ and writes its card.
 
   python -m train.train_digit_classifier [--epochs=15 --seed=0]
 
@@ -10,7 +10,7 @@ import sys
 
 from absl import app, flags
 
-from bssn_tf.metrics import digit_classifier
+from bssn_tf.extractors import digit_classifier
 from bssn_tf.metrics.digit_classifier_training import (
     DigitClassifierTrainingConfig,
     train_digit_classifier,

@@ -6,7 +6,7 @@ image dataset (`tfds:NAME`); see bssn_tf.data.sources. Names load on first use
 loading the pipeline registers the offline TFDS builders `mnist5k` and `digits`.
 """
 
-import importlib
+from bssn_tf.io.lazy import lazy_names
 
 _HOMES = {
     "DATASETS": "bssn_tf.data.specs",
@@ -17,10 +17,4 @@ _HOMES = {
     "resolve_dataset": "bssn_tf.data.sources",
     "training_batches": "bssn_tf.data.pipeline",
 }
-__all__ = sorted(_HOMES)
-
-
-def __getattr__(name):
-    if name in _HOMES:
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'bssn_tf.data' has no attribute {name!r}")
+__getattr__, __all__ = lazy_names(__name__, _HOMES)

@@ -14,7 +14,7 @@ import os
 import keras
 import tensorflow as tf
 
-from bssn_tf.metrics.feature_extractor import FeatureExtractor, require_image_batch
+from bssn_tf.extractors.feature_extractor import FeatureExtractor, require_image_batch
 
 _ASSETS = os.path.join(os.path.dirname(__file__), "assets")
 DIGIT_CLASSIFIER_PATH = os.path.join(_ASSETS, "digit_classifier.keras")

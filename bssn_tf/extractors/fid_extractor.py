@@ -11,12 +11,16 @@ import os
 import keras
 import numpy as np
 
+from bssn_tf.extractors.feature_extractor import FeatureExtractor, require_image_batch
+from bssn_tf.extractors.fid_inception import FidInceptionNetwork
+from bssn_tf.extractors.fid_weights import resolve_fid_weights
+from bssn_tf.extractors.inception_resize import (
+    INCEPTION_IMAGE_SIZE,
+    require_resize_mode,
+    resize_images,
+)
+from bssn_tf.extractors.torch_checkpoint import load_torch_state_dict
 from bssn_tf.io.hashing import sha256_of
-from bssn_tf.metrics.feature_extractor import FeatureExtractor, require_image_batch
-from bssn_tf.metrics.fid_inception import INCEPTION_IMAGE_SIZE, FidInceptionNetwork
-from bssn_tf.metrics.fid_weights import resolve_fid_weights
-from bssn_tf.metrics.inception_resize import require_resize_mode, resize_images
-from bssn_tf.metrics.torch_checkpoint import load_torch_state_dict
 
 
 @functools.lru_cache(maxsize=4)

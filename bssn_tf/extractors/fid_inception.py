@@ -18,7 +18,8 @@ Layers are named after pytorch-fid's state-dict keys ("Mixed_5b.branch1x1" ->
 import keras
 import numpy as np
 
-INCEPTION_IMAGE_SIZE = 299
+from bssn_tf.extractors.inception_resize import INCEPTION_IMAGE_SIZE
+
 NUM_FEATURES = 2048
 NUM_LOGITS = 1008
 _BATCHNORM_EPSILON = 1e-3

@@ -1,5 +1,8 @@
 """Bilinear resizing to Inception's 299x299, in the two conventions published FIDs use.
 
+The one resize of both Inception extractors: the FID Inception takes either
+convention, Keras' InceptionV3 always "tf_legacy" (TF-GAN's `preprocess_image`).
+
 The convention moves FID by small but visible amounts, so it is a named choice:
 - "tf_legacy": TF1's `resize_bilinear(align_corners=False)` without half-pixel
   centres, as TF-GAN and the BSSN paper's code use: source = dst * in / out.
@@ -20,18 +23,20 @@ import functools
 import numpy as np
 
 RESIZE_MODES = ("tf_legacy", "pytorch")
+# The input side of every Inception network.
+INCEPTION_IMAGE_SIZE = 299
 
 
 def require_resize_mode(mode):
+    """Returns `mode`; ValueError naming RESIZE_MODES unless it is one of them."""
     if mode not in RESIZE_MODES:
         raise ValueError(f"resize must be one of {list(RESIZE_MODES)}; got {mode!r}.")
     return mode
 
 
 @functools.lru_cache(maxsize=32)
-def resize_matrix(in_size, out_size, mode):
+def _resize_matrix(in_size, out_size, mode):
     """[out_size, in_size] float32 matrix M with resized = M @ signal along one axis."""
-    require_resize_mode(mode)
     scale = in_size / out_size
     destination = np.arange(out_size, dtype=np.float64)
     if mode == "tf_legacy":
@@ -57,8 +62,8 @@ def resize_images(images, size, mode):
     _, height, width, _ = images.shape
     if height == size and width == size:
         return images
-    rows = resize_matrix(height, size, mode)
-    columns = resize_matrix(width, size, mode)
+    rows = _resize_matrix(height, size, mode)
+    columns = _resize_matrix(width, size, mode)
     # [n, H, W, C] -> [n, C, H, W], so the matrices act on the last two axes.
     planes = np.transpose(images, (0, 3, 1, 2))
     resized = rows @ planes @ columns.T

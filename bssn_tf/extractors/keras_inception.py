@@ -4,9 +4,10 @@ Built from `keras.applications.InceptionV3`, because TF-GAN's graph and TF Hub
 cannot be fetched here. Differences from TF-GAN's `classifier_fn`: Keras' model
 has 1000 logits (TF-GAN's 2015 graph has 1008), so scores are close to, not
 identical with, published ones. Images in [-1, 1] (already Inception's input
-scale) are resized to 299x299 with the same bilinear resize as TF-GAN's
-`preprocess_image` (`tf.compat.v1.image.resize_bilinear`, align_corners=False,
-no half-pixel centres). Grayscale images are repeated to 3 channels.
+scale) are resized to 299x299 by inception_resize's "tf_legacy" convention,
+TF-GAN's `preprocess_image` resize (`tf.compat.v1.image.resize_bilinear`,
+align_corners=False, no half-pixel centres). Grayscale images are repeated to 3
+channels.
 """
 
 import functools
@@ -16,11 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bssn_tf.metrics.feature_extractor import FeatureExtractor, require_image_batch
+from bssn_tf.extractors.feature_extractor import FeatureExtractor, require_image_batch
+from bssn_tf.extractors.inception_resize import INCEPTION_IMAGE_SIZE, resize_images
 
 INCEPTION_WEIGHTS_ENV = "BSSN_INCEPTION_WEIGHTS"
 INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
-INCEPTION_IMAGE_SIZE = 299
 POOL3_LAYER = "avg_pool"
 
 
@@ -55,16 +56,11 @@ def resolve_inception_weights(weights):
 
 
 def to_inception_input(images):
-    """[n, H, W, 1 or 3] in [-1, 1] -> [n, 299, 299, 3] float32."""
+    """[n, H, W, 1 or 3] in [-1, 1] -> [n, 299, 299, 3] float32 ("tf_legacy" resize)."""
     images = require_image_batch(images)
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
-    return tf.raw_ops.ResizeBilinear(
-        images=images,
-        size=(INCEPTION_IMAGE_SIZE, INCEPTION_IMAGE_SIZE),
-        align_corners=False,
-        half_pixel_centers=False,
-    )
+    return resize_images(images, INCEPTION_IMAGE_SIZE, "tf_legacy")
 
 
 @functools.lru_cache(maxsize=2)
@@ -81,7 +77,7 @@ def make_inception_extractor(weights="env"):
     run = tf.function(lambda x: two_heads(x, training=False), reduce_retracing=True)
 
     def features_and_logits(images):
-        features, logits = run(to_inception_input(images))
+        features, logits = run(tf.constant(to_inception_input(images)))
         return features.numpy(), logits.numpy()
 
     # Other weights, 1000 classes and another last block than the FID Inception.

@@ -7,8 +7,16 @@ and their `_from_activations` / `_from_logits` forms live here, computed in
 float64 numpy. Deliberate differences from TF-GAN: image-level functions take
 `batch_size` instead of `num_batches`; `kernel_classifier_distance*` return
 (mean, std); `classifier_score*` return (mean, std) over `splits`.
+
+The networks these formulas measure with (the digit classifier, the FID
+Inception and its weights, Keras' InceptionV3) live in bssn_tf.extractors;
+their public factories are re-exported here.
 """
 
+from bssn_tf.extractors.digit_classifier import load_digit_classifier, make_digit_extractor
+from bssn_tf.extractors.feature_extractor import FeatureExtractor
+from bssn_tf.extractors.fid_extractor import make_fid_inception_extractor
+from bssn_tf.extractors.keras_inception import make_inception_extractor
 from bssn_tf.metrics.classifier_score import classifier_score, classifier_score_from_logits
 from bssn_tf.metrics.conditional import (
     class_consistency,
@@ -16,11 +24,8 @@ from bssn_tf.metrics.conditional import (
     evaluate_conditional_generator,
     intra_class_fcd_from_activations,
 )
-from bssn_tf.metrics.digit_classifier import load_digit_classifier, make_digit_extractor
 from bssn_tf.metrics.evaluate import evaluate_generator
-from bssn_tf.metrics.feature_extractor import FeatureExtractor
 from bssn_tf.metrics.fid_between import fid_between, inception_score_of, statistics_of
-from bssn_tf.metrics.fid_extractor import make_fid_inception_extractor
 from bssn_tf.metrics.frechet import (
     frechet_classifier_distance,
     frechet_classifier_distance_from_activations,
@@ -31,7 +36,6 @@ from bssn_tf.metrics.gaussian_statistics import (
     load_fid_statistics,
     save_fid_statistics,
 )
-from bssn_tf.metrics.inception import make_inception_extractor
 from bssn_tf.metrics.kernel_distance import (
     kernel_classifier_distance,
     kernel_classifier_distance_from_activations,

@@ -10,10 +10,10 @@ over classes: it also catches a generator that draws the right class badly.
 
 import numpy as np
 
+from bssn_tf.extractors.feature_extractor import require_image_batch
+from bssn_tf.extractors.registry import get_extractor
 from bssn_tf.io.checks import check_int
 from bssn_tf.metrics.batching import run_in_batches
-from bssn_tf.metrics.evaluate import get_extractor
-from bssn_tf.metrics.feature_extractor import require_image_batch
 from bssn_tf.metrics.frechet import frechet_classifier_distance_from_activations
 
 

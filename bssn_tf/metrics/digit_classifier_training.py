@@ -13,11 +13,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from bssn_tf.extractors import digit_classifier
 from bssn_tf.io import write_file_atomically, write_json_atomically
 from bssn_tf.io.checks import check_int
 from bssn_tf.io.hashing import sha256_of
 from bssn_tf.io.provenance import software_versions
-from bssn_tf.metrics import digit_classifier
 from bssn_tf.metrics.labeled_digits import load_images_and_labels
 
 # Small shifts and rotations, filled with the background value -1: they make the

@@ -5,33 +5,13 @@ import sys
 
 import numpy as np
 
+from bssn_tf.extractors.feature_extractor import require_image_batch
+from bssn_tf.extractors.registry import get_extractor
 from bssn_tf.metrics.batching import run_in_batches
 from bssn_tf.metrics.classifier_score import classifier_score_from_logits
-from bssn_tf.metrics.digit_classifier import make_digit_extractor
-from bssn_tf.metrics.feature_extractor import FeatureExtractor, require_image_batch
-from bssn_tf.metrics.fid_extractor import make_fid_inception_extractor
 from bssn_tf.metrics.frechet import frechet_distance_from_statistics
 from bssn_tf.metrics.gaussian_statistics import fid_statistics, save_fid_statistics
-from bssn_tf.metrics.inception import make_inception_extractor
 from bssn_tf.metrics.kernel_distance import kernel_classifier_distance_from_activations
-
-EXTRACTORS = {
-    "digits": make_digit_extractor,
-    "fid_inception": make_fid_inception_extractor,
-    "inception": make_inception_extractor,
-}
-
-
-def get_extractor(extractor):
-    """A FeatureExtractor from itself or from its name in EXTRACTORS."""
-    if isinstance(extractor, FeatureExtractor):
-        return extractor
-    if extractor not in EXTRACTORS:
-        raise ValueError(
-            f"extractor must be one of {sorted(EXTRACTORS)} or a FeatureExtractor; "
-            f"got {extractor!r}."
-        )
-    return EXTRACTORS[extractor]()
 
 
 class _StderrProgress:
@@ -104,32 +84,17 @@ def evaluate_generator(
     """
     num_samples = int(num_samples)
     num_score_samples = num_samples if num_score_samples is None else int(num_score_samples)
-    for name, value, minimum in (
-        ("num_samples", num_samples, 2),
-        ("num_score_samples", num_score_samples, splits),
-        ("z_dim", z_dim, 1),
-        ("batch_size", batch_size, 1),
-    ):
-        if int(value) < minimum:
-            raise ValueError(f"{name} must be at least {minimum}; got {value}.")
+    _check_settings(num_samples, num_score_samples, splits, z_dim, batch_size)
     if (real_images is None) == (real_statistics is None):
         raise ValueError("give exactly one of real_images and real_statistics.")
     feature_extractor = get_extractor(extractor)
-    num_real = None
     if real_images is not None:
         real_images = require_image_batch(real_images, "real_images")
-        num_real = len(real_images)
     count = max(num_samples, num_score_samples)
-    bar = _StderrProgress((num_real or 0) + count, progress)
-
-    real_features = None
-    if real_images is not None:
-        real_features = run_in_batches(
-            feature_extractor.features, real_images, batch_size, on_batch_done=bar.advance
-        )
-        real_statistics = fid_statistics(real_features)
-        if save_real_statistics:
-            save_fid_statistics(save_real_statistics, *real_statistics)
+    bar = _StderrProgress((0 if real_images is None else len(real_images)) + count, progress)
+    real_features, real_statistics = _real_side(
+        real_images, real_statistics, feature_extractor, int(batch_size), bar, save_real_statistics
+    )
     features, logits = _generated_features_and_logits(
         sample_fn, feature_extractor, count, int(batch_size), seed, int(z_dim), bar
     )
@@ -140,12 +105,7 @@ def evaluate_generator(
             f"{feature_extractor.name} extractor gives {features.shape[1]}; they were made "
             "with another extractor."
         )
-    kcd, kcd_std = None, None
-    if real_features is not None:
-        kcd, kcd_std = kernel_classifier_distance_from_activations(
-            real_features, features, max_block_size=max_block_size
-        )
-        kcd_std = None if math.isnan(kcd_std) else kcd_std
+    kcd, kcd_std = _kernel_distance(real_features, features, max_block_size)
     score_logits = logits[:num_score_samples, :score_classes]
     score, score_std = classifier_score_from_logits(score_logits, splits=splits)
     return {
@@ -160,6 +120,42 @@ def evaluate_generator(
         "num_score_samples": num_score_samples,
         "score_classes": score_logits.shape[1],
         "score_splits": int(splits),
-        "num_real": num_real,
+        "num_real": None if real_images is None else len(real_images),
         "seed": int(seed),
     }
+
+
+def _kernel_distance(real_features, features, max_block_size):
+    """(KCD, its std or None when one block holds every sample); (None, None) without real
+    features."""
+    if real_features is None:
+        return None, None
+    kcd, kcd_std = kernel_classifier_distance_from_activations(
+        real_features, features, max_block_size=max_block_size
+    )
+    return kcd, None if math.isnan(kcd_std) else kcd_std
+
+
+def _check_settings(num_samples, num_score_samples, splits, z_dim, batch_size):
+    for name, value, minimum in (
+        ("num_samples", num_samples, 2),
+        ("num_score_samples", num_score_samples, splits),
+        ("z_dim", z_dim, 1),
+        ("batch_size", batch_size, 1),
+    ):
+        if int(value) < minimum:
+            raise ValueError(f"{name} must be at least {minimum}; got {value}.")
+
+
+def _real_side(real_images, real_statistics, extractor, batch_size, bar, save_to):
+    """(real features or None, real (mu, sigma)): the given statistics, or the images' own,
+    saved to `save_to` when given."""
+    if real_images is None:
+        return None, real_statistics
+    real_features = run_in_batches(
+        extractor.features, real_images, batch_size, on_batch_done=bar.advance
+    )
+    real_statistics = fid_statistics(real_features)
+    if save_to:
+        save_fid_statistics(save_to, *real_statistics)
+    return real_features, real_statistics

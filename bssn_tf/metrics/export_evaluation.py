@@ -11,14 +11,13 @@ import os
 from typing import Optional
 
 from bssn_tf import data, zoo
+from bssn_tf.extractors.inception_resize import RESIZE_MODES
+from bssn_tf.extractors.registry import EXTRACTOR_NAMES, get_extractor
 from bssn_tf.io import write_json_atomically
 from bssn_tf.io.hashing import sha256_of
 from bssn_tf.metrics.conditional import evaluate_conditional_generator
-from bssn_tf.metrics.evaluate import EXTRACTORS, evaluate_generator
-from bssn_tf.metrics.fid_extractor import make_fid_inception_extractor
+from bssn_tf.metrics.evaluate import evaluate_generator
 from bssn_tf.metrics.gaussian_statistics import load_fid_statistics
-from bssn_tf.metrics.inception import make_inception_extractor
-from bssn_tf.metrics.inception_resize import RESIZE_MODES
 from bssn_tf.metrics.protocols import PROTOCOL_NAMES, resolve_protocol
 
 SOURCES = ("model_dir", "saved_model", "zoo")
@@ -75,11 +74,11 @@ class ExportEvaluationConfig:
             raise EvaluationConfigError(
                 f"give exactly one of model_dir, saved_model, zoo; got {named}."
             )
-        if self.extractor not in EXTRACTORS:
-            raise EvaluationConfigError(
-                f"extractor={self.extractor}: expected one of {'|'.join(sorted(EXTRACTORS))}."
-            )
-        for name, allowed in (("protocol", PROTOCOL_NAMES), ("resize", RESIZE_MODES)):
+        for name, allowed in (
+            ("extractor", EXTRACTOR_NAMES),
+            ("protocol", PROTOCOL_NAMES),
+            ("resize", RESIZE_MODES),
+        ):
             if getattr(self, name) not in allowed:
                 raise EvaluationConfigError(
                     f"{name}={getattr(self, name)}: expected one of {'|'.join(allowed)}."
@@ -123,11 +122,10 @@ def load_generator(config):
 
 
 def _extractor(config):
-    if config.extractor == "inception":
-        return make_inception_extractor(config.inception_weights or "env")
     if config.extractor == "fid_inception":
-        return make_fid_inception_extractor(config.fid_weights or "env", config.resize)
-    return EXTRACTORS[config.extractor]()
+        return get_extractor("fid_inception", config.fid_weights, resize=config.resize)
+    weights = config.inception_weights if config.extractor == "inception" else None
+    return get_extractor(config.extractor, weights)
 
 
 def _real_inputs(config, protocol, generator):

@@ -15,15 +15,15 @@ from typing import Optional
 
 import numpy as np
 
+from bssn_tf.extractors.digit_classifier import make_digit_extractor
+from bssn_tf.extractors.feature_extractor import FeatureExtractor
+from bssn_tf.extractors.fid_extractor import make_fid_inception_extractor
+from bssn_tf.extractors.inception_resize import require_resize_mode
 from bssn_tf.metrics.classifier_score import classifier_score_from_logits
-from bssn_tf.metrics.digit_classifier import make_digit_extractor
 from bssn_tf.metrics.evaluate import _StderrProgress
-from bssn_tf.metrics.feature_extractor import FeatureExtractor
-from bssn_tf.metrics.fid_extractor import make_fid_inception_extractor
 from bssn_tf.metrics.frechet import frechet_distance_from_statistics
 from bssn_tf.metrics.gaussian_statistics import save_fid_statistics
 from bssn_tf.metrics.image_sources import ImageSource, StatisticsSource, open_source
-from bssn_tf.metrics.inception_resize import require_resize_mode
 from bssn_tf.metrics.kernel_distance import kernel_classifier_distance_from_activations
 from bssn_tf.metrics.protocols import resolve_protocol
 from bssn_tf.metrics.running_statistics import RunningStatistics

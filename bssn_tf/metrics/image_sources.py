@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from bssn_tf import zoo
-from bssn_tf.metrics.feature_extractor import require_image_batch, require_unit_range
+from bssn_tf.extractors.feature_extractor import require_image_batch, require_unit_range
 from bssn_tf.metrics.gaussian_statistics import STATISTICS_KEYS, load_fid_statistics
 from bssn_tf.zoo.integrity import CARD
 

@@ -7,6 +7,7 @@ from typing import Optional
 from bssn_tf.data.image_folder import folder_path
 from bssn_tf.data.sources import CHANNELS, is_dataset_name
 from bssn_tf.data.specs import DATASETS
+from bssn_tf.extractors.registry import EXTRACTOR_NAMES
 from bssn_tf.io.checks import check_int
 from bssn_tf.layers import DEFAULT_BSSN_SCALE
 from bssn_tf.models.architectures import ARCHS, IMAGE_SIZES
@@ -17,8 +18,6 @@ STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 # Their cross-replica optimizer update cannot be XLA-compiled.
 JIT_INCOMPATIBLE_STRATEGIES = ("mirrored", "multiworker")
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
-# The names of bssn_tf.metrics.evaluate.EXTRACTORS (tests check that they agree).
-EVAL_EXTRACTORS = ("digits", "fid_inception", "inception")
 # Fields that define the models and their data: a checkpoint made under other
 # values of these cannot be resumed.
 MODEL_FIELDS = (
@@ -76,8 +75,8 @@ class TrainConfig:
     eval_every: int = 0  # 0 turns evaluation off.
     eval_num_samples: int = 2000
     eval_num_real: int = 2000
-    # digits | fid_inception (weights from $BSSN_FID_INCEPTION_WEIGHTS, tf_legacy
-    # resize) | inception; see bssn_tf.metrics.evaluate.EXTRACTORS.
+    # One of bssn_tf.extractors.registry.EXTRACTOR_NAMES (fid_inception: weights
+    # from $BSSN_FID_INCEPTION_WEIGHTS, tf_legacy resize).
     eval_extractor: str = "digits"
     log_every: int = 100
     data_dir: Optional[str] = None
@@ -114,7 +113,7 @@ class TrainConfig:
         _check_choice("loss", self.loss, sorted(LOSSES))
         _check_choice("strategy", self.strategy, STRATEGIES)
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
-        _check_choice("eval_extractor", self.eval_extractor, EVAL_EXTRACTORS)
+        _check_choice("eval_extractor", self.eval_extractor, EXTRACTOR_NAMES)
         for name in ("g_lr", "d_lr", "scale", "width"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):

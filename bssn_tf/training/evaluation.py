@@ -7,8 +7,8 @@ import os
 import numpy as np
 
 from bssn_tf import data, metrics
+from bssn_tf.extractors.registry import get_extractor
 from bssn_tf.metrics.conditional import class_consistency
-from bssn_tf.metrics.evaluate import get_extractor
 
 METRICS_FILE = "metrics.csv"
 COLUMNS = (

@@ -16,7 +16,7 @@ Names load on first use (PEP 562), so `python -m bssn_tf.zoo` can quiet
 TensorFlow's start-up lines before anything imports it.
 """
 
-import importlib
+from bssn_tf.io.lazy import lazy_names
 
 _HOMES = {
     "ForbiddenOpError": "bssn_tf.zoo.screening",
@@ -31,10 +31,4 @@ _HOMES = {
     "reference_labels": "bssn_tf.zoo.generator",
     "verify": "bssn_tf.zoo.loading",
 }
-__all__ = sorted(_HOMES)
-
-
-def __getattr__(name):
-    if name in _HOMES:
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'bssn_tf.zoo' has no attribute {name!r}")
+__getattr__, __all__ = lazy_names(__name__, _HOMES)

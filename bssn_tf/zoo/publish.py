@@ -103,7 +103,7 @@ def score(generate, flags_used, num_samples):
         results,
         real_split="train",
         seed=0,
-        extractor_file="bssn_tf/metrics/assets/digit_classifier.keras",
+        extractor_file="bssn_tf/extractors/assets/digit_classifier.keras",
     )
 
 
