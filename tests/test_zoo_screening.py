@@ -342,3 +342,25 @@ def test_variables_that_declare_more_than_their_data_holds_are_refused(tmp_path,
         zoo.load(str(directory))
     assert str(raised.value).startswith(f"{directory / 'variables/variables.index'}: declares")
     assert "but its data files hold 1024" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "make_tensor, reason",
+    [
+        # 5,000 ops between the constant and the size: no RecursionError, one line.
+        (lambda z: tf.fill(_identity_chain(tf.constant([4]), 5000), 1.0), "or more ops from"),
+        # A division by zero in a size computation.
+        (lambda z: tf.fill(tf.constant([4]) // tf.constant([0]), 1.0), "cannot be bounded"),
+    ],
+)
+def test_malformed_size_computations_are_one_line(tmp_path, make_tensor, reason):
+    directory = export_module(FillingGenerator(make_tensor), tmp_path / "odd")
+    with pytest.raises(zoo.ForbiddenOpError) as raised:
+        zoo.verify(str(directory))
+    assert reason in str(raised.value) and "\n" not in str(raised.value)
+
+
+def _identity_chain(tensor, length):
+    for _ in range(length):
+        tensor = tf.identity(tensor)
+    return tensor

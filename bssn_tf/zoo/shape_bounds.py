@@ -57,8 +57,10 @@ _ARITHMETIC = {
 }
 
 
-# A size operand lists one entry per dimension; no real one needs more entries.
+# A size operand lists one entry per dimension; no real one needs more entries,
+# nor more than a few dozen ops between it and its constants.
 _MAX_OPERAND_ELEMENTS = 1024
+_MAX_DEPTH = 256
 
 
 def declared_elements(node):
@@ -103,6 +105,7 @@ class _Evaluator:
         self._nodes = {node.name: node for node in function.node_def}
         self._args = {arg.name for arg in function.signature.input_arg}
         self._cache = {}
+        self._depth = 0
 
     def value(self, tensor_name):
         name = tensor_name.lstrip("^").split(":")[0]
@@ -110,10 +113,15 @@ class _Evaluator:
             raise Unbounded(f"it is the function argument {name!r}")
         if name not in self._cache:
             self._cache[name] = Unbounded(f"{name!r} depends on itself")  # a cycle, not recursion
+            if self._depth >= _MAX_DEPTH:  # a chain this long is no generator's shape
+                raise Unbounded(f"{name!r} is {_MAX_DEPTH} or more ops from a constant")
+            self._depth += 1
             try:
                 self._cache[name] = self._evaluate(name)
             except Unbounded as error:
                 self._cache[name] = error
+            finally:
+                self._depth -= 1
         if isinstance(self._cache[name], Unbounded):
             raise self._cache[name]
         return self._cache[name]
@@ -199,7 +207,7 @@ def oversized_operands(function, max_elements):
             continue
         try:
             operands = [evaluator.value(node.input[position]) for position in positions]
-        except (Unbounded, IndexError, ValueError, TypeError) as error:
+        except (Unbounded, IndexError, ValueError, TypeError, ArithmeticError) as error:
             found.append(
                 (node.name, node.op, f"its size cannot be bounded before running: {error}")
             )
