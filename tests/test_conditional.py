@@ -19,8 +19,6 @@ from bssn_tf.metrics.conditional import (
     evaluate_conditional_generator,
     intra_class_fcd_from_activations,
 )
-from bssn_tf.metrics.export_evaluation import ExportEvaluationConfig, evaluate_export
-from bssn_tf.metrics.labeled_digits import load_images_and_labels
 from bssn_tf.models import (
     ConditionalBatchNormalization,
     build_discriminator,
@@ -31,8 +29,10 @@ from bssn_tf.models.conditional import discriminator_logits, label_input
 from bssn_tf.training import ConfigError, GANTrainer, TrainConfig, inputs
 from bssn_tf.training.export import export_generator
 from bssn_tf.training.run_directory import check_model_dir
+from bssn_tf.workflows.export_evaluation import ExportEvaluationConfig, evaluate_export
+from bssn_tf.workflows.labeled_digits import load_images_and_labels
+from bssn_tf.workflows.publish import PublishConfig, publish
 from bssn_tf.zoo import __main__ as zoo_cli
-from bssn_tf.zoo.publish import PublishConfig, publish
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)

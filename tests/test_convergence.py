@@ -1,8 +1,17 @@
 """bssn_tf.analysis.convergence on hand-made curves whose answers are worked out below."""
 
+import math
+
+import numpy as np
 import pytest
 
-from bssn_tf.analysis.convergence import convergence, first_step_at_or_below, plateau_step
+from bssn_tf.analysis.convergence import (
+    convergence,
+    first_step_at_or_below,
+    mean_std,
+    plateau_step,
+    why_diverged,
+)
 
 STEPS = [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000]
 
@@ -66,3 +75,23 @@ def test_steps_to_a_threshold():
 def test_bad_curves_are_refused(steps, fcds, message):
     with pytest.raises(ValueError, match=message):
         convergence(steps, fcds)
+
+
+def test_divergence_is_an_early_stop_a_missing_fcd_or_an_fcd_rise():
+    assert why_diverged([5.0, 4.0], 1.5, stopped="non-finite loss") == "non-finite loss"
+    assert why_diverged([5.0, 4.0, 4.5], 1.5) is None  # 4.5 <= 1.5 * 4
+    assert why_diverged([5.0, 4.0, 6.5], 1.5) == "FCD rose from 4 to 6.5"
+    assert (
+        why_diverged([], 1.5) == why_diverged([5.0, math.nan], 1.5) == ("non-finite or missing FCD")
+    )
+
+
+def test_mean_std_matches_numpy_sample_std():
+    values = [3.0, 5.0, 10.0]
+    mean, std = mean_std(values)
+    assert mean == pytest.approx(6.0)
+    assert std == pytest.approx(np.std(values, ddof=1))  # sqrt(13)
+    assert std == pytest.approx(math.sqrt(13.0))
+    assert mean_std([4.0]) == (4.0, 0.0)
+    with pytest.raises(ValueError, match="at least one"):
+        mean_std([])

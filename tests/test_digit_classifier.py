@@ -10,7 +10,7 @@ from bssn_tf import data
 from bssn_tf.extractors import digit_classifier
 from bssn_tf.metrics.evaluate import evaluate_generator
 from bssn_tf.metrics.frechet import frechet_classifier_distance_from_activations
-from bssn_tf.metrics.labeled_digits import load_images_and_labels
+from bssn_tf.workflows.labeled_digits import load_images_and_labels
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""bssn_tf.metrics.digit_classifier_training: the recipe writes weights and a card that agree.
+"""bssn_tf.workflows.digit_classifier_training: the recipe writes weights and a card that agree.
 
 One epoch into a temporary folder; the shipped classifier is never touched.
 """
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from bssn_tf.extractors import digit_classifier
-from bssn_tf.metrics import digit_classifier_training as training
-from bssn_tf.metrics.labeled_digits import load_images_and_labels
+from bssn_tf.workflows import digit_classifier_training as training
+from bssn_tf.workflows.labeled_digits import load_images_and_labels
 
 
 def test_class_counts_by_hand():

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from tiny_runs import TINY_FLAGS
 
-from bssn_tf.training.duties import Duty, LossHistory, run_loop
+from bssn_tf.training.duties import Duty, LossHistory, finite_or_none, run_loop
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,6 +48,11 @@ def test_the_loop_resumes_from_the_trainers_step():
     trainer.step.assign(7)
     run_loop(trainer, (), 10, [recorder])
     assert recorder.steps == [8, 9, 10]
+
+
+def test_finite_or_none():
+    nan, inf = float("nan"), float("inf")
+    assert [finite_or_none(v) for v in (1, -2.5, inf, -inf, nan)] == [1.0, -2.5, None, None, None]
 
 
 def test_loss_history_stops_at_the_first_non_finite_loss():

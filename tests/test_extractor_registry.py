@@ -7,8 +7,8 @@ from bssn_tf.extractors import FeatureExtractor, get_extractor
 from bssn_tf.extractors.fid_weights import FID_WEIGHTS_ENV
 from bssn_tf.extractors.keras_inception import INCEPTION_WEIGHTS_ENV
 from bssn_tf.extractors.registry import EXTRACTOR_NAMES
-from bssn_tf.metrics.export_evaluation import EvaluationConfigError, ExportEvaluationConfig
 from bssn_tf.training import ConfigError, TrainConfig
+from bssn_tf.workflows.export_evaluation import EvaluationConfigError, ExportEvaluationConfig
 
 
 def test_every_listed_name_is_accepted_by_training_and_evaluation(tmp_path):

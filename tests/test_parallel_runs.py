@@ -1,4 +1,4 @@
-"""bssn_tf.training.parallel_runs: runs in spawned processes equal the same runs in-process."""
+"""bssn_tf.workflows.parallel_runs: runs in spawned processes equal the same runs in-process."""
 
 import dataclasses
 import json
@@ -11,7 +11,7 @@ from tiny_runs import TINY as TINY_RUN
 
 from bssn_tf.training import TrainConfig, inputs
 from bssn_tf.training.checkpoints import WALL_TIME_KEY
-from bssn_tf.training.parallel_runs import THREAD_VARIABLES, finished, train_all, usable_cores
+from bssn_tf.workflows.parallel_runs import THREAD_VARIABLES, finished, train_all, usable_cores
 
 TINY = dict(TINY_RUN, steps=2, sample_every=0, deterministic=True)
 

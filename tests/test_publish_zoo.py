@@ -1,4 +1,4 @@
-"""bssn_tf.zoo.publish: a tiny finished run becomes a zoo model that verifies and reproduces."""
+"""bssn_tf.workflows.publish: a tiny finished run becomes a zoo model that verifies and reruns."""
 
 import csv
 import json
@@ -11,8 +11,8 @@ from tiny_runs import TINY
 
 from bssn_tf import data, metrics, zoo
 from bssn_tf.training import TrainConfig, train
+from bssn_tf.workflows.publish import PublishConfig, publish
 from bssn_tf.zoo import integrity
-from bssn_tf.zoo.publish import PublishConfig, publish
 
 NUM_SAMPLES = 40
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bssn_tf import zoo
-from bssn_tf.metrics.export_evaluation import ExportEvaluationConfig, evaluate_export
+from bssn_tf.workflows.export_evaluation import ExportEvaluationConfig, evaluate_export
 from bssn_tf.zoo import registry, screening
 
 MAX_ZOO_BYTES = 60_000_000
@@ -68,7 +68,7 @@ def test_every_model_passes_the_op_screen_with_checkpoint_ops_only_in_its_saver(
 def test_every_card_is_reproduced_by_the_evaluation_of_its_published_model(name, tmp_path):
     """`python -m train.evaluate --zoo=NAME`'s library call gives the card's numbers.
 
-    The card was scored by bssn_tf.zoo.publish from the training run's flags; this
+    The card was scored by bssn_tf.workflows.publish from the training run's flags; this
     path knows only the loaded model. Same images and seed, so only the float
     order of batched sums differs (batch 500 here): 1e-3 relative is far above
     that and far below a wrong real set (the ResNets once scored 2x here, from

@@ -1,9 +1,8 @@
-"""run_records and bssn_tf.analysis.study, on hand-written runs with hand-computed numbers."""
+"""run_records and bssn_tf.workflows.study, on hand-written runs with hand-computed numbers."""
 
 import csv
 import dataclasses
 import json
-import math
 import os
 import subprocess
 import sys
@@ -11,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from bssn_tf.analysis import study
 from bssn_tf.io.markdown_block import markers
 from bssn_tf.training.evaluation import COLUMNS
-from bssn_tf.training.run_records import group_by_setting, mean_std, read_run
+from bssn_tf.training.run_records import group_by_setting, read_run
+from bssn_tf.workflows import study
 
 
 def write_run(root, name, norm, seed, fcds, lr=2e-4, steps=None):
@@ -51,17 +50,6 @@ def write_run(root, name, norm, seed, fcds, lr=2e-4, steps=None):
                 }
             )
     return directory
-
-
-def test_mean_std_matches_numpy_sample_std():
-    values = [3.0, 5.0, 10.0]
-    mean, std = mean_std(values)
-    assert mean == pytest.approx(6.0)
-    assert std == pytest.approx(np.std(values, ddof=1))  # sqrt(13)
-    assert std == pytest.approx(math.sqrt(13.0))
-    assert mean_std([4.0]) == (4.0, 0.0)
-    with pytest.raises(ValueError, match="at least one"):
-        mean_std([])
 
 
 def test_runs_group_by_every_flag_but_the_seed(tmp_path):
@@ -108,9 +96,9 @@ def test_divergence_reasons(tmp_path):
     fine = read_run(write_run(tmp_path, "a", "sn", 0, [50.0, 30.0, 40.0]))
     rising = read_run(write_run(tmp_path, "b", "sn", 1, [50.0, 20.0, 31.0]))
     stopped = read_run(write_run(tmp_path, "c", "sn", 2, [50.0], steps=500))
-    assert study.diverged(fine, rise_factor=1.5) is None  # 40 <= 1.5 * 30
-    assert "rose from 20 to 31" in study.diverged(rising, rise_factor=1.5)
-    assert "stopped" in study.diverged(stopped, rise_factor=1.5)
+    assert study.run_diverged(fine, rise_factor=1.5) is None  # 40 <= 1.5 * 30
+    assert "rose from 20 to 31" in study.run_diverged(rising, rise_factor=1.5)
+    assert "stopped" in study.run_diverged(stopped, rise_factor=1.5)
 
 
 def test_study_table_json_and_readme_block(tmp_path):

@@ -59,7 +59,7 @@ _NUM_PER_CLASS = flags.DEFINE_integer(
 
 
 def config_from_flags():
-    from bssn_tf.metrics.export_evaluation import ExportEvaluationConfig
+    from bssn_tf.workflows.export_evaluation import ExportEvaluationConfig
 
     return ExportEvaluationConfig(
         model_dir=_MODEL_DIR.value,
@@ -87,7 +87,7 @@ def main(argv):
     if len(argv) > 1:
         sys.exit(f"evaluate: error: unexpected arguments {argv[1:]}.")
     cli.import_tensorflow()
-    from bssn_tf.metrics.export_evaluation import evaluate_export
+    from bssn_tf.workflows.export_evaluation import evaluate_export
     from bssn_tf.zoo import UnknownModelError
 
     try:

@@ -8,7 +8,7 @@ publishes the last step instead. The copy is scored on --num_samples generated
 images against the whole real training split (FCD, KCD, classifier score with
 the shipped digit classifier), and gets a sample grid, a reference output for
 the reproducibility test, the run's metrics.csv and the sha256 of every file.
-The logic is bssn_tf.zoo.publish.
+The logic is bssn_tf.workflows.publish.
 """
 
 import sys
@@ -35,7 +35,7 @@ def main(argv):
     if not _MODEL_DIR.value or not _NAME.value:
         sys.exit("publish_zoo: error: give --model_dir and --name.")
     cli.import_tensorflow()
-    from bssn_tf.zoo.publish import PublishConfig, publish
+    from bssn_tf.workflows.publish import PublishConfig, publish
 
     try:
         card = publish(

@@ -4,7 +4,7 @@
   python -m train.reproduce_claims --claim=vanishing   # exact SN makes them vanish
   python -m train.reproduce_claims --claim=quality     # BSSN vs SN: FCD and stability
 
-Flags -> bssn_tf.analysis.claims.ClaimsConfig -> reproduce_claim. Each claim
+Flags -> bssn_tf.workflows.claims.ClaimsConfig -> reproduce_claim. Each claim
 writes `<claim>_*.png` and `<claim>.json` into --out_dir. The defaults are
 sized for about 20 minutes per claim on 2 CPU cores; the paper's own runs are
 400k iterations at full width, so these are small-scale checks.
@@ -15,8 +15,9 @@ import sys
 
 from absl import app, flags
 
-from bssn_tf.analysis import OBJECTIVES, claims
+from bssn_tf.analysis import OBJECTIVES
 from bssn_tf.layers import DEFAULT_BSSN_SCALE
+from bssn_tf.workflows import claims
 
 _CLAIM = flags.DEFINE_enum("claim", None, ["exploding", "vanishing", "quality"], "Which claim.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "docs/claims", "Where figures and JSON go.")

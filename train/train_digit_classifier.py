@@ -3,7 +3,7 @@
   python -m train.train_digit_classifier [--epochs=15 --seed=0]
 
 Flags -> DigitClassifierTrainingConfig -> train_digit_classifier
-(bssn_tf/metrics/digit_classifier_training.py, which describes the recipe).
+(bssn_tf/workflows/digit_classifier_training.py, which describes the recipe).
 """
 
 import sys
@@ -11,7 +11,7 @@ import sys
 from absl import app, flags
 
 from bssn_tf.extractors import digit_classifier
-from bssn_tf.metrics.digit_classifier_training import (
+from bssn_tf.workflows.digit_classifier_training import (
     DigitClassifierTrainingConfig,
     train_digit_classifier,
 )

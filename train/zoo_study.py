@@ -4,7 +4,7 @@
 
 Writes `curves.png`, `convergence_curves.png` (long runs) and `study.json`
 into --out_dir, and rewrites the blocks "study" and "convergence" of --readme;
-the rest of the README is kept. The logic is bssn_tf.analysis.study.
+the rest of the README is kept. The logic is bssn_tf.workflows.study.
 """
 
 import sys
@@ -32,7 +32,7 @@ def main(argv):
     if len(argv) > 1:
         sys.exit(f"zoo_study: error: unexpected arguments {argv[1:]}.")
     cli.import_tensorflow()
-    from bssn_tf.analysis.study import StudyConfig, run_study
+    from bssn_tf.workflows.study import StudyConfig, run_study
 
     config = StudyConfig(
         runs=_RUNS.value,

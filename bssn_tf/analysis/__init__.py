@@ -4,9 +4,10 @@ Every function takes a built model (and a batch where one is needed) and
 returns plain Python dicts keyed by layer name, so that scripts can plot them
 and write them to JSON without touching TensorFlow objects.
 
-`bssn_tf.analysis.claims` (the paper's three claims as runs that return and
-write their records) and `bssn_tf.analysis.plots` (their figures; needs
-matplotlib) are imported on their own, so that this package stays light.
+`bssn_tf.analysis.convergence` (FCD curves across runs) and
+`bssn_tf.analysis.plots` (the figures; needs matplotlib) are imported on their
+own, so that this package stays light. The jobs that train runs and measure
+them (the claims, the zoo study) are bssn_tf.workflows.
 """
 
 from bssn_tf.analysis.gradient_norms import OBJECTIVES, input_gradient_stats, layer_gradient_norms

@@ -1,4 +1,6 @@
-"""When an FCD curve has converged, how good it got, and whether it got worse afterwards.
+"""FCD curves of research runs: convergence, divergence, and the spread over seeds.
+
+When a curve has converged, how good it got, and whether it got worse afterwards.
 
 A run is evaluated every few hundred steps (metrics.csv). Its plateau is the
 first evaluation at which the best FCD so far improved by less than
@@ -88,3 +90,27 @@ def _check_curve(steps, fcds):
         )
     if not all(math.isfinite(value) for value in fcds):
         raise ValueError(f"FCD curve holds non-finite values: {list(fcds)}.")
+
+
+def why_diverged(fcds, rise_factor, stopped=None):
+    """Why a run counts as diverged, or None: the reason it `stopped` early (if it did),
+    a missing or non-finite FCD, or a last FCD above `rise_factor` times its best."""
+    if stopped:
+        return stopped
+    if not fcds or not all(math.isfinite(value) for value in fcds):
+        return "non-finite or missing FCD"
+    if fcds[-1] > rise_factor * min(fcds):
+        return f"FCD rose from {min(fcds):.3g} to {fcds[-1]:.3g}"
+    return None
+
+
+def mean_std(values):
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    values = [float(value) for value in values]
+    if not values:
+        raise ValueError("mean_std needs at least one value.")
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, 0.0
+    variance = sum((value - mean) ** 2 for value in values) / (len(values) - 1)
+    return mean, math.sqrt(variance)

@@ -12,8 +12,8 @@ matplotlib.use("Agg")  # before pyplot anywhere: figures go to files only
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from bssn_tf.analysis.convergence import mean_std  # noqa: E402
 from bssn_tf.io import write_bytes_atomically  # noqa: E402
-from bssn_tf.training.run_records import mean_std  # noqa: E402
 
 
 def save_figure(figure, path):

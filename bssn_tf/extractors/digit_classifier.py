@@ -2,7 +2,7 @@
 
 Inception-v3 features say little about MNIST-like digits and its weights cannot
 be downloaded here, so digit GANs are scored with this small CNN, trained by
-`bssn_tf/metrics/digit_classifier_training.py` on the `mnist5k` train split. Its card
+`bssn_tf/workflows/digit_classifier_training.py` on the `mnist5k` train split. Its card
 (`assets/digit_classifier_card.json`) records the training data, hold-out
 accuracy and the weights' sha256. Numbers from it are comparable only with
 numbers from the same weights, never with Inception FID/IS.

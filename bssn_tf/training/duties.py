@@ -132,7 +132,7 @@ class LossHistory(Duty):
         self.history = {"d_loss": [], "g_loss": [], "diverged_at": None}
 
     def run(self, step, outputs):
-        losses = {name: _finite_or_none(value) for name, value in losses_of(outputs).items()}
+        losses = {name: finite_or_none(value) for name, value in losses_of(outputs).items()}
         for name, value in losses.items():
             self.history[name].append(value)
         if None in losses.values():
@@ -142,7 +142,9 @@ class LossHistory(Duty):
             self._on_step(step)
 
 
-def _finite_or_none(value):
+def finite_or_none(value):
+    """`float(value)`, or None when it is NaN or infinite (JSON has no NaN)."""
+    value = float(value)
     return value if math.isfinite(value) else None
 
 

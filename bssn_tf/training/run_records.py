@@ -7,7 +7,6 @@ training flag makes "identical flags" a checked fact rather than a promise.
 import csv
 import dataclasses
 import json
-import math
 import os
 
 from bssn_tf.models.normalization import used_scale
@@ -98,24 +97,3 @@ def group_by_setting(records, ignore=()):
     return {
         key: sorted(group, key=lambda record: record.flags["seed"]) for key, group in groups.items()
     }
-
-
-def fcd_divergence(fcds, rise_factor):
-    """Why an FCD curve diverged (missing, non-finite, last > rise_factor x best), or None."""
-    if not fcds or not all(math.isfinite(value) for value in fcds):
-        return "non-finite or missing FCD"
-    if fcds[-1] > rise_factor * min(fcds):
-        return f"FCD rose from {min(fcds):.3g} to {fcds[-1]:.3g}"
-    return None
-
-
-def mean_std(values):
-    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
-    values = [float(value) for value in values]
-    if not values:
-        raise ValueError("mean_std needs at least one value.")
-    mean = sum(values) / len(values)
-    if len(values) == 1:
-        return mean, 0.0
-    variance = sum((value - mean) ** 2 for value in values) / (len(values) - 1)
-    return mean, math.sqrt(variance)

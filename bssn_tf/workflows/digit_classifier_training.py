@@ -18,7 +18,7 @@ from bssn_tf.io import write_file_atomically, write_json_atomically
 from bssn_tf.io.checks import check_int
 from bssn_tf.io.hashing import sha256_of
 from bssn_tf.io.provenance import software_versions
-from bssn_tf.metrics.labeled_digits import load_images_and_labels
+from bssn_tf.workflows.labeled_digits import load_images_and_labels
 
 # Small shifts and rotations, filled with the background value -1: they make the
 # features depend less on exact centring, which generated digits do not share.

@@ -22,15 +22,18 @@ import tensorflow as tf
 
 from bssn_tf import data
 from bssn_tf.analysis import plots
+from bssn_tf.analysis.convergence import mean_std, why_diverged
 from bssn_tf.analysis.gradient_norms import OBJECTIVES, input_gradient_stats, layer_gradient_norms
 from bssn_tf.analysis.operator_norm_ratio import operator_norm_ratios
 from bssn_tf.analysis.weight_scale import effective_weight_scales
 from bssn_tf.io import write_json_atomically
 from bssn_tf.layers import DEFAULT_BSSN_SCALE
 from bssn_tf.models import cnn_discriminator, cnn_generator, effective_scale
-from bssn_tf.training import GANTrainer, TrainConfig, inputs, stepping
-from bssn_tf.training.parallel_runs import train_all
-from bssn_tf.training.run_records import fcd_divergence, mean_std, read_run
+from bssn_tf.training import GANTrainer, TrainConfig, inputs
+from bssn_tf.training.duties import finite_or_none
+from bssn_tf.training.run_records import read_run
+from bssn_tf.workflows import stepping
+from bssn_tf.workflows.parallel_runs import train_all
 
 # Per-claim defaults, sized for ~20 minutes each on 2 shared CPU cores.
 DEFAULTS = {
@@ -203,7 +206,7 @@ def series(history, *keys):
     for record in history["measurements"]:
         for key in keys:
             record = record[key]
-        values.append(stepping.finite_or_none(record))
+        values.append(finite_or_none(record))
     return values
 
 
@@ -405,13 +408,6 @@ def quality_train_config(config, norm, lr, n_dis, seed):
     )
 
 
-def diverged(fcds, error, rise_factor):
-    """Non-finite loss, or the last FCD above `rise_factor` times the run's best."""
-    if error is not None:
-        return "non-finite loss"
-    return fcd_divergence(fcds, rise_factor)
-
-
 def quality(config):
     """Stability grid lr x n_dis x {sn, bssn} x seeds; FCD curves and final FCD per cell."""
     lrs = [float(value) for value in config.lrs]
@@ -438,7 +434,9 @@ def quality(config):
                     "steps": run_steps,
                     "fcd": fcds,
                     "error": error,
-                    "diverged": diverged(fcds, error, config.rise_factor),
+                    "diverged": why_diverged(
+                        fcds, config.rise_factor, None if error is None else "non-finite loss"
+                    ),
                 }
             )
         finals = [run["fcd"][-1] for run in runs if run["fcd"] and not run["error"]]

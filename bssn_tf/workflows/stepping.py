@@ -5,19 +5,11 @@ iterators (`inputs.input_iterators`) as `loop.train`, with a loss history in
 place of checkpoints, evaluation and exports.
 """
 
-import math
-
 from bssn_tf import data
 from bssn_tf.training import inputs
 from bssn_tf.training.duties import Duty, LossHistory, losses_of, run_loop
 
 PRINT_EVERY = 50
-
-
-def finite_or_none(value):
-    """`float(value)`, or None when it is NaN or infinite (JSON has no NaN)."""
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 class _PrintedProgress(Duty):

@@ -13,11 +13,16 @@ import glob
 import math
 import os
 
-from bssn_tf.analysis.convergence import convergence, first_step_at_or_below
+from bssn_tf.analysis.convergence import (
+    convergence,
+    first_step_at_or_below,
+    mean_std,
+    why_diverged,
+)
 from bssn_tf.analysis.plots import plot_study_curves
 from bssn_tf.io import write_json_atomically
 from bssn_tf.io.markdown_block import rewrite_block
-from bssn_tf.training.run_records import fcd_divergence, group_by_setting, mean_std, read_run
+from bssn_tf.training.run_records import group_by_setting, read_run
 
 README_BLOCK = "study"
 CONVERGENCE_BLOCK = "convergence"
@@ -47,11 +52,12 @@ class StudyConfig:
     convergence_min_steps: int = 2000
 
 
-def diverged(record, rise_factor):
-    """Why the run counts as diverged, or None."""
-    if not record.rows or record.final("step") < record.flags["steps"]:
-        return "stopped before its last step"
-    return fcd_divergence(record.column("fcd"), rise_factor)
+def run_diverged(record, rise_factor):
+    """Why the run counts as diverged (convergence.why_diverged), or None."""
+    stopped = not record.rows or record.final("step") < record.flags["steps"]
+    return why_diverged(
+        record.column("fcd"), rise_factor, "stopped before its last step" if stopped else None
+    )
 
 
 def varying_flags(groups):
@@ -76,7 +82,7 @@ def summarize(groups, rise_factor):
             "diverged": {
                 record.name: reason
                 for record in records
-                if (reason := diverged(record, rise_factor))
+                if (reason := run_diverged(record, rise_factor))
             },
         }
         for metric in ("fcd", "kcd", "classifier_score"):

@@ -1,8 +1,8 @@
 """Turns a finished training run into a zoo model: zoo/NAME/ plus its line in zoo/index.json.
 
-The loader (the rest of bssn_tf.zoo) needs only TensorFlow; publishing also
-scores the model, so it needs the data and metrics packages and lives apart
-(its own BUILD target, `zoo_publish`).
+The loader (bssn_tf.zoo) needs only TensorFlow and bssn_tf.io; publishing also
+scores the model, so it needs the data, metrics and training packages and lives
+on the top floor, with the other workflows.
 """
 
 import dataclasses
