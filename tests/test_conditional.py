@@ -184,7 +184,11 @@ def exported_conditional(tmp_path):
     keras.utils.set_random_seed(0)
     generator = build_generator("cnn", 28, 1, 8, 0.125, num_classes=10)
     export = export_generator(
-        generator, 8, str(tmp_path), {"steps": 0, "image_shape": [28, 28, 1]}, num_classes=10
+        generator,
+        8,
+        str(tmp_path / "export"),
+        {"steps": 0, "image_shape": [28, 28, 1]},
+        num_classes=10,
     )
     return generator, export
 

@@ -17,7 +17,7 @@ from bssn_tf.training import ConfigError, TrainConfig, train
 from bssn_tf.training import loop as training_loop
 from bssn_tf.training.checkpoints import WALL_TIME_KEY, CheckpointError
 from bssn_tf.training.run_directory import (
-    LOCK_FILE,
+    RunDirectory,
     RunDirectoryBusyError,
     RunLock,
     check_model_dir,
@@ -78,6 +78,30 @@ def checkpoint_values(path, prefix):
     }
 
 
+# --- the layout ----------------------------------------------------------------
+
+
+def test_run_directory_names_every_path_of_a_run(trained_dir):
+    run = RunDirectory(trained_dir)
+    assert sorted(os.listdir(trained_dir)) == sorted(
+        os.path.basename(path)
+        for path in (run.config, run.checkpoints, run.logs, run.samples, run.export, run.lock)
+    )
+    assert run.sample_grid(2) == os.path.join(run.samples, "step_0000002.png")
+    assert os.path.isfile(run.sample_grid(2)) and os.path.isfile(run.config)
+    assert run.export_card()["steps"] == 2 and run.export_card(best=True) is None
+    assert run.eval_results == os.path.join(trained_dir, "eval_metrics.json")
+
+
+def test_a_best_export_made_after_the_resumed_step_is_discarded(run_copy):
+    run = RunDirectory(run_copy)
+    shutil.copytree(run.export, run.best_export)  # its card says step 2
+    run.discard_best_export_after(2)
+    assert os.path.isdir(run.best_export)
+    run.discard_best_export_after(1)
+    assert not os.path.exists(run.best_export)
+
+
 # --- one run per directory ---------------------------------------------------
 
 HOLD_LOCK = (
@@ -117,10 +141,10 @@ def test_second_run_on_a_held_directory_exits_at_once_naming_the_holder(tmp_path
         f"train_gan: error: model_dir={model_dir} is in use by another training run "
         f"(pid {holder.pid}); wait for it to end or use another model_dir."
     )
-    assert sorted(os.listdir(model_dir)) == [LOCK_FILE]  # the second run wrote nothing
+    assert sorted(os.listdir(model_dir)) == [RunDirectory.LOCK]  # the second run wrote nothing
     # The holder was killed without unlocking: its lock must not block the next run.
     with RunLock(str(model_dir)):
-        with open(model_dir / LOCK_FILE) as handle:
+        with open(model_dir / RunDirectory.LOCK) as handle:
             assert handle.read().strip() == str(os.getpid())
 
 
@@ -320,12 +344,10 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(run_copy, monkeypa
 
 
 def test_os_error_during_training_is_one_line_naming_the_file(run_copy, monkeypatch):
-    from bssn_tf.training import samples
-
     def full_disk(path, images, columns=None):
         raise OSError(28, "No space left on device", path)
 
-    monkeypatch.setattr(samples, "write_grid_png", full_disk)
+    monkeypatch.setattr(training_loop, "write_grid_png", full_disk)
     message = run_main(f"--model_dir={run_copy}", "--steps=4")
     assert message == (
         "train_gan: error: [Errno 28] No space left on device: "

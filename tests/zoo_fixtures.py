@@ -31,7 +31,7 @@ def source_zoo(tmp_path_factory, network):
     root.mkdir()
     run_dir = tmp_path_factory.mktemp("run")
     card = {"norm": "bssn", "steps": 1, "metrics": {"fcd": 1.5}, "image_shape": IMAGE_SHAPE}
-    export = export_generator(network, Z_DIM, str(run_dir), card)
+    export = export_generator(network, Z_DIM, str(run_dir / "export"), card)
     os.replace(export, root / NAME)
     finish_model_dir(root / NAME, network)
     write_index(root, [NAME])

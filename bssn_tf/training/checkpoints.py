@@ -10,7 +10,6 @@ of a run resumed any number of times adds up.
 """
 
 import math
-import os
 import re
 import shutil
 
@@ -18,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from bssn_tf.command_line import first_line
-from bssn_tf.training.run_directory import checkpoint_dir
+from bssn_tf.training.run_directory import RunDirectory
 from bssn_tf.training.strategies import is_chief, worker_id
 
 WALL_TIME_KEY = "wall_time_s"
@@ -48,12 +47,11 @@ class CheckpointKeeper:
         self._checkpoint = tf.train.Checkpoint(
             **trainer.checkpointables(), **{WALL_TIME_KEY: self._wall_time}
         )
-        self.directory = checkpoint_dir(model_dir)
+        run = RunDirectory(model_dir)
+        self.directory = run.checkpoints
         self._chief = is_chief(trainer.strategy)
         write_directory = (
-            self.directory
-            if self._chief
-            else os.path.join(model_dir, f".{worker_id(trainer.strategy)}_checkpoints")
+            self.directory if self._chief else run.worker_checkpoints(worker_id(trainer.strategy))
         )
         self._manager = tf.train.CheckpointManager(
             self._checkpoint, write_directory, max_to_keep=max_to_keep

@@ -9,8 +9,8 @@ import numpy as np
 from bssn_tf import data, metrics
 from bssn_tf.extractors.registry import get_extractor
 from bssn_tf.metrics.conditional import class_consistency
+from bssn_tf.training.run_directory import RunDirectory
 
-METRICS_FILE = "metrics.csv"
 COLUMNS = (
     "step",
     "fcd",
@@ -31,7 +31,7 @@ SUMMARY_COLUMNS = ("step", "fcd", "classifier_score", "class_consistency")
 
 def last_evaluation(model_dir):
     """The last row of model_dir/metrics.csv as {"step", "fcd", ...} numbers, or None."""
-    path = os.path.join(model_dir, METRICS_FILE)
+    path = RunDirectory(model_dir).metrics
     if not os.path.exists(path):
         return None
     with open(path, newline="") as handle:
@@ -44,7 +44,7 @@ def last_evaluation(model_dir):
 
 
 class PeriodicEvaluator:
-    """Scores the generator with `bssn_tf.metrics.evaluate_generator` (digits extractor).
+    """Scores the generator with `bssn_tf.metrics.evaluate_generator` (config.eval_extractor).
 
     A conditional generator gets labels drawn uniformly (seeded), and its rows
     add the class consistency of the same samples. The extractor and the real
@@ -62,7 +62,7 @@ class PeriodicEvaluator:
             limit=config.eval_num_real,
             data_dir=config.data_dir,
         )
-        self.path = os.path.join(config.model_dir, METRICS_FILE)
+        self.path = RunDirectory(config.model_dir).metrics
         self._columns = CONDITIONAL_COLUMNS if config.num_classes else COLUMNS
         self.best_fcd = min(
             (float(row["fcd"]) for row in self._drop_rows_after(resumed_step)), default=math.inf

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from bssn_tf import data
 from bssn_tf.command_line import first_line
+from bssn_tf.io import write_grid_png
 from bssn_tf.training import inputs, summaries
 from bssn_tf.training.checkpoints import CheckpointKeeper, apply_optimizer_flags
 from bssn_tf.training.config import JIT_INCOMPATIBLE_STRATEGIES, ConfigError, card_flag_history
@@ -25,29 +26,22 @@ from bssn_tf.training.duties import (
     run_loop,
 )
 from bssn_tf.training.evaluation import SUMMARY_COLUMNS, PeriodicEvaluator, last_evaluation
-from bssn_tf.training.export import (
-    BEST_EXPORT_DIR,
-    EXPORT_DIR,
-    discard_export_after,
-    export_generator,
-)
+from bssn_tf.training.export import export_generator
 from bssn_tf.training.gan_trainer import GANTrainer
 from bssn_tf.training.progress import ProgressReporter
 from bssn_tf.training.run_directory import (
-    CONFIG_FILE,
+    RunDirectory,
     RunLock,
     check_model_dir,
     record_config,
     remove_debris,
 )
-from bssn_tf.training.samples import SAMPLES_DIR, write_sample_grid
 from bssn_tf.training.strategies import is_chief, make_strategy
 
 SAMPLE_GRID_SIZE = 64
 # Conditional runs: one row of SAMPLE_GRID_COLUMNS samples per class, at most SAMPLE_GRID_ROWS.
 SAMPLE_GRID_COLUMNS = 8
 SAMPLE_GRID_ROWS = 10
-LOG_DIR = "logs"
 
 
 def _write_summaries(step, outputs, diagnostic_values, trainer):
@@ -98,7 +92,7 @@ def train(config):
             return _train_owned(config, strategy, chief, started)
     except BaseException:
         # A start that failed before recording its config leaves no folder it made.
-        if created and not os.path.exists(os.path.join(config.model_dir, CONFIG_FILE)):
+        if created and not os.path.exists(RunDirectory(config.model_dir).config):
             shutil.rmtree(config.model_dir, ignore_errors=True)
         raise
 
@@ -162,12 +156,12 @@ def _train_owned(config, strategy, chief, started):
     flag_history = []
     if chief:
         flag_history = record_config(config, previous_record, start_step)
-        discard_export_after(config.model_dir, start_step)
+        RunDirectory(config.model_dir).discard_best_export_after(start_step)
     run = _Run(config, trainer, spec, image_size, flag_history, started, keeper)
     progress = ProgressReporter(config.steps)
     progress.start(start_step)
     writer = (
-        tf.summary.create_file_writer(os.path.join(config.model_dir, LOG_DIR))
+        tf.summary.create_file_writer(run.directory.logs)
         if chief
         else tf.summary.create_noop_writer()
     )
@@ -183,6 +177,7 @@ class _Run:
 
     def __init__(self, config, trainer, spec, image_size, flag_history, started, keeper):
         self.config, self.trainer, self.keeper = config, trainer, keeper
+        self.directory = RunDirectory(config.model_dir)
         self.image_shape = [image_size, image_size, spec.channels]
         self.flag_history = flag_history
         self._started, self._before = started, keeper.restored_wall_time
@@ -215,14 +210,14 @@ class _Run:
             record["flag_changes"] = changes
         return record
 
-    def export(self, step, folder, **extra):
+    def export(self, step, path, **extra):
+        """Exports the generator of `step` to `path` (export/ or best_export/)."""
         config = self.config
         return export_generator(
             self.trainer.generator,
             config.z_dim,
-            config.model_dir,
+            path,
             self.card(step, **extra),
-            folder=folder,
             num_classes=config.num_classes,
         )
 
@@ -262,7 +257,9 @@ def _duties(run, chief, evaluator, progress):
         Progress(config.log_every, progress),
     ]
     if chief and config.sample_every:
-        write = lambda step, images: write_sample_grid(config.model_dir, step, images, columns)
+        write = lambda step, images: write_grid_png(
+            run.directory.sample_grid(step), images, columns
+        )
         duties.append(SampleGrids(config.sample_every, trainer.generate, sample_z, write))
     evaluation = None
     if evaluator is not None:
@@ -273,7 +270,7 @@ def _duties(run, chief, evaluator, progress):
             progress,
             lambda step, results: _write_evaluation(step, results, config),
             lambda step, results: run.export(
-                step, BEST_EXPORT_DIR, selected_by=_selected_by(step, results)
+                step, run.directory.best_export, selected_by=_selected_by(step, results)
             ),
         )
         duties.append(evaluation)
@@ -302,8 +299,8 @@ def _finish(run, chief, start_step, evaluation, outputs):
     """Exports the final generator (chief only) and returns the run's summary dict."""
     config = run.config
     step = int(run.trainer.step.numpy())
-    export_dir = run.export(step, EXPORT_DIR) if chief else None
-    best_export_dir = os.path.join(config.model_dir, BEST_EXPORT_DIR)
+    export_dir = run.export(step, run.directory.export) if chief else None
+    best_export_dir = run.directory.best_export
     last_eval = None if evaluation is None else evaluation.last
     return {
         "steps": step,
@@ -311,9 +308,7 @@ def _finish(run, chief, start_step, evaluation, outputs):
         "wall_time_s": run.wall_time_s(),
         "export_dir": export_dir,
         "best_export_dir": best_export_dir if chief and os.path.isdir(best_export_dir) else None,
-        "samples_dir": os.path.join(config.model_dir, SAMPLES_DIR)
-        if chief and config.sample_every
-        else None,
+        "samples_dir": run.directory.samples if chief and config.sample_every else None,
         # A re-run of a finished command evaluates nothing: its summary shows the last row.
         "last_eval": last_evaluation(config.model_dir)
         if last_eval is None and chief

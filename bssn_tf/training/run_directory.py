@@ -1,4 +1,6 @@
-"""model_dir bookkeeping: one run at a time, no crash debris, config.json written on success.
+"""A run's model_dir: its layout (RunDirectory), one run at a time, no crash debris, config.json.
+
+RunDirectory names every path under a model_dir; no other module joins one.
 
 A run owns its model_dir through an exclusive `fcntl.flock` on model_dir/.lock,
 held by an open descriptor for the whole run. The kernel drops the lock when
@@ -21,24 +23,109 @@ import tensorflow as tf
 from bssn_tf.io import write_json_atomically
 from bssn_tf.models.normalization import used_scale
 from bssn_tf.training.config import FIELD_DEFAULTS, ConfigError
-from bssn_tf.training.samples import SAMPLES_DIR
+from bssn_tf.zoo.integrity import CARD
 
-CONFIG_FILE = "config.json"
-CHECKPOINT_DIR = "checkpoints"
-LOCK_FILE = ".lock"
+# Exports are assembled in a folder of this prefix beside their final place.
+STAGING_PREFIX = ".export-"
 # Leftovers of writes that a crash interrupted: staging folders of an export,
 # the old export that replace_directory_atomically had set aside, atomic-write
 # temporaries, and the sharded temporary folder of a checkpoint save.
-DEBRIS = re.compile(r"^(\.export-|\.retired-|\.tmp-)|^ckpt-\d+_temp")
+DEBRIS = re.compile(rf"^({re.escape(STAGING_PREFIX)}|\.retired-|\.tmp-)|^ckpt-\d+_temp")
 CHECKPOINT_FILE = re.compile(r"^ckpt-(\d+)\.(index|data-\d+-of-\d+)$")
+
+
+class RunDirectory:
+    """The layout of a training run's model_dir: every file and folder in it, by name.
+
+    config.json (model flags, run flags, flag history), metrics.csv (one row per
+    evaluation), checkpoints/, logs/ (TensorBoard), samples/ (PNG grids),
+    export/ and best_export/ (generator SavedModels with their cards), .lock
+    (the RunLock), and eval_metrics.json (written by train.evaluate).
+    """
+
+    CONFIG = "config.json"
+    METRICS = "metrics.csv"
+    CHECKPOINTS = "checkpoints"
+    LOGS = "logs"
+    SAMPLES = "samples"
+    EXPORT = "export"
+    # The generator of the evaluation with the lowest FCD so far (with --eval_every).
+    BEST_EXPORT = "best_export"
+    LOCK = ".lock"
+    EVAL_RESULTS = "eval_metrics.json"
+
+    def __init__(self, model_dir):
+        self.path = os.fspath(model_dir)
+
+    def _join(self, *names):
+        return os.path.join(self.path, *names)
+
+    @property
+    def config(self):
+        return self._join(self.CONFIG)
+
+    @property
+    def metrics(self):
+        return self._join(self.METRICS)
+
+    @property
+    def checkpoints(self):
+        return self._join(self.CHECKPOINTS)
+
+    @property
+    def logs(self):
+        return self._join(self.LOGS)
+
+    @property
+    def samples(self):
+        return self._join(self.SAMPLES)
+
+    @property
+    def export(self):
+        return self._join(self.EXPORT)
+
+    @property
+    def best_export(self):
+        return self._join(self.BEST_EXPORT)
+
+    @property
+    def lock(self):
+        return self._join(self.LOCK)
+
+    @property
+    def eval_results(self):
+        return self._join(self.EVAL_RESULTS)
+
+    def sample_grid(self, step):
+        """samples/step_XXXXXXX.png, the grid of `step`."""
+        return self._join(self.SAMPLES, f"step_{step:07d}.png")
+
+    def worker_checkpoints(self, worker):
+        """The private, short-lived checkpoint folder of a non-chief worker."""
+        return self._join(f".{worker}_checkpoints")
+
+    def export_card(self, best=False):
+        """The card of export/ (best_export/ with `best`) as a dict; None if there is none."""
+        path = os.path.join(self.best_export if best else self.export, CARD)
+        try:
+            with open(path) as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            return None
+
+    def discard_best_export_after(self, step):
+        """Removes best_export/ if a run that died made it after `step`.
+
+        On resume, metrics rows past the checkpoint are dropped and redone; an
+        export selected by one of those rows must go with them.
+        """
+        card = self.export_card(best=True)
+        if card is not None and card["steps"] > step:
+            shutil.rmtree(self.best_export)
 
 
 class RunDirectoryBusyError(RuntimeError):
     """Another live process holds the run directory."""
-
-
-def checkpoint_dir(model_dir):
-    return os.path.join(model_dir, CHECKPOINT_DIR)
 
 
 class RunLock:
@@ -46,7 +133,7 @@ class RunLock:
 
     def __init__(self, model_dir):
         self.model_dir = model_dir
-        self.path = os.path.join(model_dir, LOCK_FILE)
+        self.path = RunDirectory(model_dir).lock
         self._descriptor = None
 
     def __enter__(self):
@@ -102,21 +189,21 @@ def remove_debris(model_dir):
     Checkpoint files that the `checkpoint` state file does not list (a save
     that failed after writing them) go too. Returns the removed paths.
     """
-    removed = []
-    for folder in (model_dir, os.path.join(model_dir, SAMPLES_DIR), checkpoint_dir(model_dir)):
+    run, removed = RunDirectory(model_dir), []
+    for folder in (run.path, run.samples, run.checkpoints):
         if not os.path.isdir(folder):
             continue
         for name in os.listdir(folder):
             if DEBRIS.match(name):
                 removed.append(_remove(os.path.join(folder, name)))
-    state = tf.train.get_checkpoint_state(checkpoint_dir(model_dir))
+    state = tf.train.get_checkpoint_state(run.checkpoints)
     if state is not None:
         listed = {os.path.basename(path) for path in state.all_model_checkpoint_paths}
         listed.add(os.path.basename(state.model_checkpoint_path))
-        for name in os.listdir(checkpoint_dir(model_dir)):
+        for name in os.listdir(run.checkpoints):
             match = CHECKPOINT_FILE.match(name)
             if match and f"ckpt-{match.group(1)}" not in listed:
-                removed.append(_remove(os.path.join(checkpoint_dir(model_dir), name)))
+                removed.append(_remove(os.path.join(run.checkpoints, name)))
     return removed
 
 
@@ -130,7 +217,7 @@ def _remove(path):
 
 def read_config_record(model_dir):
     """model_dir/config.json as a dict, {} if absent; ConfigError if it cannot be read."""
-    path = os.path.join(model_dir, CONFIG_FILE)
+    path = RunDirectory(model_dir).config
     try:
         with open(path, encoding="utf-8") as handle:
             record = json.load(handle)
@@ -163,12 +250,12 @@ def check_model_dir(config):
     Returns the stored record ({} for a new run).
     """
     record = read_config_record(config.model_dir)
-    has_checkpoint = tf.train.latest_checkpoint(checkpoint_dir(config.model_dir)) is not None
-    if not has_checkpoint:
+    checkpoints = RunDirectory(config.model_dir).checkpoints
+    if tf.train.latest_checkpoint(checkpoints) is None:
         return record
     if not record:
         raise ConfigError(
-            f"model_dir={config.model_dir} holds a checkpoint but no {CONFIG_FILE}, so its "
+            f"model_dir={config.model_dir} holds a checkpoint but no {RunDirectory.CONFIG}, so its "
             "model flags are unknown; use a new model_dir."
         )
     wanted = dict(config.model_fields(), mixed_precision=config.mixed_precision)
@@ -219,7 +306,7 @@ def record_config(config, previous, start_step):
     if changed and before is not None:
         history.append({"start_step": start_step, "changed": changed})
     write_json_atomically(
-        os.path.join(config.model_dir, CONFIG_FILE),
+        RunDirectory(config.model_dir).config,
         {"model": config.model_fields(), "run": flags, "history": history},
     )
     return history

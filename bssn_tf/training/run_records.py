@@ -11,8 +11,7 @@ import os
 
 from bssn_tf.models.normalization import used_scale
 from bssn_tf.training.config import FIELD_DEFAULTS
-from bssn_tf.training.evaluation import METRICS_FILE
-from bssn_tf.training.run_directory import CONFIG_FILE
+from bssn_tf.training.run_directory import RunDirectory
 
 # Flags that say where a run lives or how often it reports, not what it trains.
 NON_SETTING_FLAGS = (
@@ -42,7 +41,8 @@ class RunRecord:
     def final(self, name):
         if not self.rows:
             raise ValueError(
-                f"{self.model_dir} has no {METRICS_FILE} rows; train it with --eval_every > 0."
+                f"{self.model_dir} has no {RunDirectory.METRICS} rows; train it with "
+                "--eval_every > 0."
             )
         return self.rows[-1][name]
 
@@ -72,15 +72,15 @@ def _number(text):
 
 def read_run(model_dir):
     """The run's flags (config.json "run") and its metrics.csv rows."""
-    config_path = os.path.join(model_dir, CONFIG_FILE)
+    run = RunDirectory(model_dir)
+    config_path = run.config
     if not os.path.isfile(config_path):
         raise FileNotFoundError(f"{model_dir} is not a training run: {config_path} is missing.")
     with open(config_path) as handle:
         flags = json.load(handle)["run"]
     rows = []
-    metrics_path = os.path.join(model_dir, METRICS_FILE)
-    if os.path.isfile(metrics_path):
-        with open(metrics_path, newline="") as handle:
+    if os.path.isfile(run.metrics):
+        with open(run.metrics, newline="") as handle:
             rows = [
                 {key: _number(value) for key, value in row.items()}
                 for row in csv.DictReader(handle)

@@ -19,9 +19,9 @@ from bssn_tf.metrics.conditional import evaluate_conditional_generator
 from bssn_tf.metrics.evaluate import evaluate_generator
 from bssn_tf.metrics.gaussian_statistics import load_fid_statistics
 from bssn_tf.metrics.protocols import PROTOCOL_NAMES, resolve_protocol
+from bssn_tf.training.run_directory import RunDirectory
 
 SOURCES = ("model_dir", "saved_model", "zoo")
-RESULTS_FILE = "eval_metrics.json"
 # Below this many images in all, a progress bar is more noise than help.
 _PROGRESS_BAR_MIN_IMAGES = 2000
 
@@ -107,7 +107,8 @@ class ExportEvaluationConfig:
     def output_path(self):
         if self.output:
             return self.output
-        return os.path.join(self.model_dir or ".", RESULTS_FILE)
+        # With model_dir, the run's eval_metrics.json; otherwise the same name here.
+        return RunDirectory(self.model_dir or ".").eval_results
 
 
 def load_generator(config):
@@ -115,7 +116,7 @@ def load_generator(config):
     name, value = config.source
     if name == "zoo":
         return zoo.load(value)
-    path = os.path.join(value, "export") if name == "model_dir" else value
+    path = RunDirectory(value).export if name == "model_dir" else value
     if not os.path.isdir(path):
         raise EvaluationConfigError(f"{name}={value}: no generator export folder at {path}.")
     return zoo.load(path)

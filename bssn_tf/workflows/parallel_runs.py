@@ -7,14 +7,13 @@ this way. Each run gets a fresh spawned process, so no TensorFlow state
 (threads, XLA caches, memory) leaks from one run into the next.
 """
 
-import json
 import multiprocessing
 import os
 
 from bssn_tf.training.checkpoints import NonFiniteLossError
 from bssn_tf.training.config import LOCATION_FIELDS
-from bssn_tf.training.export import EXPORT_DIR
 from bssn_tf.training.loop import train
+from bssn_tf.training.run_directory import RunDirectory
 
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
@@ -27,10 +26,8 @@ def usable_cores():
 def finished(config):
     """Whether model_dir already holds this very run, completed: its export card
     records the same flags and the final step."""
-    try:
-        with open(os.path.join(config.model_dir, EXPORT_DIR, "model_card.json")) as handle:
-            card = json.load(handle)
-    except FileNotFoundError:
+    card = RunDirectory(config.model_dir).export_card()
+    if card is None:
         return False
     # Cards of older runs also hold the location flags, which cards now omit.
     flags = {

@@ -19,8 +19,7 @@ from bssn_tf import data, metrics
 from bssn_tf.io import replace_directory_atomically, write_grid_png, write_json_atomically
 from bssn_tf.io.markdown_block import rewrite_block
 from bssn_tf.models.normalization import used_scale
-from bssn_tf.training.evaluation import METRICS_FILE
-from bssn_tf.training.export import BEST_EXPORT_DIR, EXPORT_DIR
+from bssn_tf.training.run_directory import RunDirectory
 from bssn_tf.training.run_records import read_run
 from bssn_tf.zoo import generator, integrity, registry
 
@@ -153,12 +152,12 @@ def models_table(zoo_dir):
     return "\n".join(lines)
 
 
-def _read_export_card(model_dir, folder):
-    path = os.path.join(model_dir, folder, integrity.CARD)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} is missing; is {model_dir} a finished training run?")
-    with open(path) as handle:
-        return json.load(handle)
+def _read_export_card(run, best):
+    card = run.export_card(best)
+    if card is None:
+        path = os.path.join(run.best_export if best else run.export, integrity.CARD)
+        raise FileNotFoundError(f"{path} is missing; is {run.path} a finished training run?")
+    return card
 
 
 def publish(config):
@@ -172,26 +171,23 @@ def publish(config):
       ValueError: the run has not finished, or the config is bad.
       FileNotFoundError: the run has no export of the kind asked for.
     """
-    run = read_run(config.model_dir)
-    final_card = _read_export_card(config.model_dir, EXPORT_DIR)
+    run, directory = read_run(config.model_dir), RunDirectory(config.model_dir)
+    final_card = _read_export_card(directory, best=False)
     if final_card["steps"] != run.flags["steps"]:
         raise ValueError(
             f"{config.model_dir} stopped at step {final_card['steps']} of "
             f"{run.flags['steps']}; only finished runs are published."
         )
-    folder = BEST_EXPORT_DIR if config.checkpoint == "best" else EXPORT_DIR
-    export_dir = os.path.join(config.model_dir, folder)
-    export_card = _read_export_card(config.model_dir, folder)
+    best = config.checkpoint == "best"
+    export_dir = directory.best_export if best else directory.export
+    export_card = _read_export_card(directory, best)
     export_card.pop("files", None)  # recomputed below, with the zoo's extra files
     os.makedirs(config.zoo_dir, exist_ok=True)
     staging = tempfile.mkdtemp(dir=config.zoo_dir, prefix=f".{config.name}-")
     try:
         shutil.copytree(export_dir, staging, dirs_exist_ok=True)
         os.remove(os.path.join(staging, integrity.CARD))
-        shutil.copy(
-            os.path.join(config.model_dir, METRICS_FILE),
-            os.path.join(staging, "training_metrics.csv"),
-        )
+        shutil.copy(directory.metrics, os.path.join(staging, "training_metrics.csv"))
         generate = generator.ZooGenerator(tf.saved_model.load(staging), export_card, staging)
         grid_path = os.path.join(staging, "samples.png")
         if generate.num_classes:
