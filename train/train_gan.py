@@ -11,6 +11,7 @@ the resumed step. Every error ends the program with one line naming the flag
 or file; a finished run prints a short summary.
 """
 
+import dataclasses
 import signal
 import sys
 
@@ -21,119 +22,98 @@ from train import cli
 flags.adopt_module_key_flags(cli)  # --tf_verbose in --help
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Run directory (resumes if it holds one).")
-_DATASET = flags.DEFINE_string(
+flags.DEFINE_string(
     "dataset",
     "mnist5k",
     "A bssn_tf.data dataset name (mnist5k, digits, cifar10, ...), folder:PATH (your own "
     "images; class subfolders are labels) or tfds:NAME[/CONFIG][:SPLIT] (a prepared TFDS "
     "image dataset).",
 )
-_IMAGE_SIZE = flags.DEFINE_integer(
+flags.DEFINE_integer(
     "image_size", None, "Image side (default: the dataset's; required for folder: and tfds:)."
 )
-_CHANNELS = flags.DEFINE_integer(
+flags.DEFINE_integer(
     "channels",
     None,
     "1 or 3, for folder: and tfds: datasets (default: 1 if every image is grayscale, else 3).",
 )
-_SKIP_BAD_IMAGES = flags.DEFINE_bool(
+flags.DEFINE_bool(
     "skip_bad_images",
     False,
     "folder: datasets: skip files that cannot be decoded (default: stop, naming the file).",
 )
-_ARCH = flags.DEFINE_string("arch", "cnn", "cnn | resnet.")
-_WIDTH = flags.DEFINE_float("width", 1.0, "Channel multiplier (CNN base 64).")
-_Z_DIM = flags.DEFINE_integer("z_dim", 128, "Latent dimension.")
-_NORM = flags.DEFINE_string(
+flags.DEFINE_string("arch", "cnn", "cnn | resnet.")
+flags.DEFINE_float("width", 1.0, "Channel multiplier (CNN base 64).")
+flags.DEFINE_integer("z_dim", 128, "Latent dimension.")
+flags.DEFINE_string(
     "norm", "bssn", "Discriminator normalization: none | sn | ssn | bsn | bssn | exact."
 )
-_SCALE = flags.DEFINE_float(
+flags.DEFINE_float(
     "scale",
     None,
     "Scale c of ssn/bssn, ignored by the others (default: bssn_tf.layers.DEFAULT_BSSN_SCALE).",
 )
-_NUM_CLASSES = flags.DEFINE_integer(
+flags.DEFINE_integer(
     "num_classes",
     0,
     "0: unconditional. Else the dataset's number of classes: conditional BatchNorm in G, "
     "a projection discriminator, real labels from the dataset's label feature.",
 )
-_LOSS = flags.DEFINE_string("loss", "hinge", "hinge | ns (non-saturating).")
-_STEPS = flags.DEFINE_integer("steps", 100_000, "Generator steps to reach.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.")
-_N_DIS = flags.DEFINE_integer("n_dis", 1, "Discriminator steps per generator step.")
-_G_LR = flags.DEFINE_float("g_lr", 1e-4, "Generator Adam learning rate.")
-_D_LR = flags.DEFINE_float("d_lr", 1e-4, "Discriminator Adam learning rate.")
-_BETA1 = flags.DEFINE_float("beta1", 0.5, "Adam beta1.")
-_BETA2 = flags.DEFINE_float("beta2", 0.999, "Adam beta2.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of weights, data order and z.")
-_STRATEGY = flags.DEFINE_string("strategy", "default", "default | mirrored | multiworker | tpu.")
-_JIT_COMPILE = flags.DEFINE_bool(
+flags.DEFINE_string("loss", "hinge", "hinge | ns (non-saturating).")
+flags.DEFINE_integer("steps", 100_000, "Generator steps to reach.")
+flags.DEFINE_integer("batch_size", 64, "Global batch size.")
+flags.DEFINE_integer("n_dis", 1, "Discriminator steps per generator step.")
+flags.DEFINE_float("g_lr", 1e-4, "Generator Adam learning rate.")
+flags.DEFINE_float("d_lr", 1e-4, "Discriminator Adam learning rate.")
+flags.DEFINE_float("beta1", 0.5, "Adam beta1.")
+flags.DEFINE_float("beta2", 0.999, "Adam beta2.")
+flags.DEFINE_integer("seed", 0, "Seed of weights, data order and z.")
+flags.DEFINE_string("strategy", "default", "default | mirrored | multiworker | tpu.")
+flags.DEFINE_bool(
     "jit_compile",
     None,
     "XLA-compile the D and G steps (unset: on, except under "
     "mirrored/multiworker, which XLA cannot compile).",
 )
-_MIXED_PRECISION = flags.DEFINE_string(
-    "mixed_precision", "none", "none | mixed_float16 | mixed_bfloat16."
+flags.DEFINE_string("mixed_precision", "none", "none | mixed_float16 | mixed_bfloat16.")
+flags.DEFINE_bool("deterministic", False, "Enable TF op determinism.")
+flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
+flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids (0: off).")
+flags.DEFINE_integer("eval_every", 0, "Steps between metrics.csv rows (0: off).")
+flags.DEFINE_string(
+    "eval_extractor",
+    "digits",
+    "digits | fid_inception (needs $BSSN_FID_INCEPTION_WEIGHTS) | inception (Keras' "
+    "InceptionV3, needs $BSSN_INCEPTION_WEIGHTS; not comparable with published numbers).",
 )
-_DETERMINISTIC = flags.DEFINE_bool("deterministic", False, "Enable TF op determinism.")
-_CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
-_SAMPLE_EVERY = flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids (0: off).")
-_EVAL_EVERY = flags.DEFINE_integer("eval_every", 0, "Steps between metrics.csv rows (0: off).")
-_EVAL_EXTRACTOR = flags.DEFINE_string(
-    "eval_extractor", "digits", "digits | fid_inception (needs $BSSN_FID_INCEPTION_WEIGHTS)."
-)
-_EVAL_NUM_SAMPLES = flags.DEFINE_integer("eval_num_samples", 2000, "Generated images per eval.")
-_EVAL_NUM_REAL = flags.DEFINE_integer(
+flags.DEFINE_integer("eval_num_samples", 2000, "Generated images per eval.")
+flags.DEFINE_integer(
     "eval_num_real", 2000, "Real training images per eval (at most the dataset's)."
 )
-_LOG_EVERY = flags.DEFINE_integer("log_every", 100, "Steps between summaries and progress lines.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
+flags.DEFINE_integer("log_every", 100, "Steps between summaries and progress lines.")
+flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
 
 
 def config_from_flags():
-    """The TrainConfig the flags describe; ConfigError names a bad flag."""
+    """The TrainConfig the flags describe; ConfigError names a bad flag.
+
+    Every TrainConfig field but the ones resolved from the data is a flag of the
+    same name (tests/test_train_gan.py holds the defaults equal); --scale unset
+    leaves the field's default.
+    """
     from bssn_tf.training import TrainConfig
-    from bssn_tf.training.config import ConfigError
+    from bssn_tf.training.config import RESOLVED_FIELDS, ConfigError
 
     if not _MODEL_DIR.value:
         raise ConfigError("model_dir must be given.")
-    scale = {} if _SCALE.value is None else {"scale": _SCALE.value}
-    return TrainConfig(
-        model_dir=_MODEL_DIR.value,
-        dataset=_DATASET.value,
-        image_size=_IMAGE_SIZE.value,
-        arch=_ARCH.value,
-        width=_WIDTH.value,
-        z_dim=_Z_DIM.value,
-        norm=_NORM.value,
-        num_classes=_NUM_CLASSES.value,
-        loss=_LOSS.value,
-        steps=_STEPS.value,
-        batch_size=_BATCH_SIZE.value,
-        n_dis=_N_DIS.value,
-        g_lr=_G_LR.value,
-        d_lr=_D_LR.value,
-        beta1=_BETA1.value,
-        beta2=_BETA2.value,
-        seed=_SEED.value,
-        strategy=_STRATEGY.value,
-        jit_compile=_JIT_COMPILE.value,
-        mixed_precision=_MIXED_PRECISION.value,
-        deterministic=_DETERMINISTIC.value,
-        checkpoint_every=_CHECKPOINT_EVERY.value,
-        sample_every=_SAMPLE_EVERY.value,
-        eval_every=_EVAL_EVERY.value,
-        eval_num_samples=_EVAL_NUM_SAMPLES.value,
-        eval_num_real=_EVAL_NUM_REAL.value,
-        channels=_CHANNELS.value,
-        skip_bad_images=_SKIP_BAD_IMAGES.value,
-        eval_extractor=_EVAL_EXTRACTOR.value,
-        log_every=_LOG_EVERY.value,
-        data_dir=_DATA_DIR.value,
-        **scale,
-    )
+    values = {
+        field.name: flags.FLAGS[field.name].value
+        for field in dataclasses.fields(TrainConfig)
+        if field.name not in RESOLVED_FIELDS
+    }
+    if values["scale"] is None:
+        del values["scale"]
+    return TrainConfig(**values)
 
 
 def main(argv):

@@ -35,6 +35,8 @@ MODEL_FIELDS = (
 # Paths on the training machine: neither config.json nor the model card records
 # them (an image folder's path included), so records can be shared and committed.
 LOCATION_FIELDS = ("model_dir", "data_dir")
+# Filled in from the data once it is resolved (TrainConfig.with_data), never given.
+RESOLVED_FIELDS = ("dataset_fingerprint", "dataset_images", "class_names")
 
 
 class ConfigError(ValueError):
