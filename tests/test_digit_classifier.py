@@ -10,7 +10,6 @@ from bssn_tf import data
 from bssn_tf.extractors import digit_classifier
 from bssn_tf.metrics.evaluate import evaluate_generator
 from bssn_tf.metrics.frechet import frechet_classifier_distance_from_activations
-from bssn_tf.workflows.labeled_digits import load_images_and_labels
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +31,7 @@ def test_weights_file_matches_card_sha256_and_is_small(card):
 
 
 def test_holdout_accuracy_matches_card(card, extractor):
-    images, labels = load_images_and_labels("mnist5k", "test")
+    images, labels = data.load_array("mnist5k", "test", with_labels=True)
     predictions = np.argmax(extractor.logits(images), axis=1)
     accuracy = float(np.mean(predictions == labels))
     print(f"mnist5k test accuracy {accuracy:.4f} (card {card['test_accuracy']['mnist5k']:.4f})")

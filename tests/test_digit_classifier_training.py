@@ -11,9 +11,9 @@ import sys
 import numpy as np
 import pytest
 
+from bssn_tf import data
 from bssn_tf.extractors import digit_classifier
 from bssn_tf.workflows import digit_classifier_training as training
-from bssn_tf.workflows.labeled_digits import load_images_and_labels
 
 
 def test_class_counts_by_hand():
@@ -52,7 +52,7 @@ def test_one_epoch_writes_weights_and_a_card_that_agree(tmp_path):
     with open(config.output, "rb") as handle:
         assert hashlib.sha256(handle.read()).hexdigest() == card["weights_sha256"]
     # The recorded accuracy is the saved file's, recomputed independently here.
-    images, labels = load_images_and_labels("mnist5k", "test")
+    images, labels = data.load_array("mnist5k", "test", with_labels=True)
     model = digit_classifier.load_digit_classifier(config.output)
     logits = model.predict(images, batch_size=500, verbose=0)
     assert card["test_accuracy"]["mnist5k"] == float(np.mean(np.argmax(logits, 1) == labels))

@@ -13,12 +13,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from bssn_tf import data
 from bssn_tf.extractors import digit_classifier
 from bssn_tf.io import write_file_atomically, write_json_atomically
 from bssn_tf.io.checks import check_int
 from bssn_tf.io.hashing import sha256_of
 from bssn_tf.io.provenance import software_versions
-from bssn_tf.workflows.labeled_digits import load_images_and_labels
 
 # Small shifts and rotations, filled with the background value -1: they make the
 # features depend less on exact centring, which generated digits do not share.
@@ -114,8 +114,8 @@ def train_digit_classifier(config):
       weights' sha256 and the software versions.
     """
     keras.utils.set_random_seed(config.seed)
-    train_images, train_labels = load_images_and_labels(config.dataset, "train")
-    test_images, test_labels = load_images_and_labels(config.dataset, "test")
+    train_images, train_labels = data.load_array(config.dataset, "train", with_labels=True)
+    test_images, test_labels = data.load_array(config.dataset, "test", with_labels=True)
 
     model = digit_classifier.build_digit_classifier()
     model.compile(
@@ -135,7 +135,7 @@ def train_digit_classifier(config):
     test_accuracy = {config.dataset: accuracy(model, test_images, test_labels)}
     test_counts = {config.dataset: class_counts(test_labels)}
     for name in config.extra_test_datasets:
-        images, labels = load_images_and_labels(name, "test")
+        images, labels = data.load_array(name, "test", with_labels=True)
         test_accuracy[name] = accuracy(model, images, labels)
         test_counts[name] = class_counts(labels)
 
