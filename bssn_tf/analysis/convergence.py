@@ -6,10 +6,10 @@ A run is evaluated every few hundred steps (metrics.csv). Its plateau is the
 first evaluation at which the best FCD so far improved by less than
 `min_gain` (5%) over the last `window` (25%) of the steps: for step s, the best
 FCD up to s against the best FCD up to (1 - window) * s. That window must hold
-at least two evaluations, so that one noisy evaluation cannot end it early: a
-BSSN c=1.2 run stalled for one evaluation at step 2,000 (FCD 26.9 -> 25.7) and
-then fell to 12.5. With evaluations every 500 steps, a plateau can therefore be
-declared from step 2,500 on. Past its best, a run
+at least two evaluations, so that one noisy evaluation cannot end it early
+(zoo/README.md, "Convergence: training to the plateau", shows the run that
+stalled once and then kept improving). With evaluations every 500 steps, a
+plateau can therefore be declared from step 2,500 on. Past its best, a run
 counts as degraded when its final FCD is more than `tolerance` (10%) above
 that best; with a few thousand real images, D can overfit and pull G back.
 """

@@ -1,4 +1,4 @@
-"""SNGAN ResNet generator and discriminator (Miyato et al. 2018, appendix B), unconditional.
+"""SNGAN ResNet generator and discriminator (Miyato et al. 2018, appendix B).
 
 Two configurations, with every channel count times `width`:
   - 32 px (CIFAR): G Dense 4x4x256, three up-blocks of 256; D optimized block

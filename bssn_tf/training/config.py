@@ -198,8 +198,7 @@ class TrainConfig:
     @property
     def resolved_jit_compile(self):
         """`jit_compile`, or when None: on, except under mirrored/multiworker (which XLA
-        cannot compile). On the 2-core CPU it makes the cnn32 step ~26% faster
-        (benchmarks/RESULTS.md)."""
+        cannot compile); its speed-up is measured in benchmarks/RESULTS.md."""
         if self.jit_compile is None:
             return self.strategy not in JIT_INCOMPATIBLE_STRATEGIES
         return self.jit_compile

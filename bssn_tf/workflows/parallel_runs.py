@@ -1,9 +1,8 @@
 """Several training runs at once, one process each, sharing out the CPU cores.
 
-A narrow GAN cannot keep two threads busy: on 2 cores, two single-threaded
-runs side by side gave 3.6 steps/s in total against 2.87 for one run at two
-threads (zoo study, session 2). Grids of small runs therefore finish sooner
-this way. Each run gets a fresh spawned process, so no TensorFlow state
+A narrow GAN cannot keep two threads busy, so grids of small runs finish
+sooner as single-threaded runs side by side than one after another at full
+width. Each run gets a fresh spawned process, so no TensorFlow state
 (threads, XLA caches, memory) leaks from one run into the next.
 """
 
