@@ -137,3 +137,17 @@ def test_libraries_respect_the_layering():
         upward = sorted(dep for dep in libraries[name] if dep.lstrip(":") in SUBPACKAGES)
         assert set(upward) <= allowed, f"{name} depends on {sorted(set(upward) - allowed)}"
     assert libraries["layers"] == [] and libraries["io"] == []
+
+
+def test_every_package_has_a_floor():
+    packages = {path.parent.name for path in (ROOT / "bssn_tf").glob("*/__init__.py")}
+    assert packages == set(LAYERING) == SUBPACKAGES
+
+
+def test_no_module_imports_a_package_on_a_floor_above_its_own():
+    """The folders show the layering too, lazy imports inside functions included."""
+    for position, name in enumerate(LAYERING):
+        allowed = set(LAYERING[: position + 1])
+        for path in sorted((ROOT / "bssn_tf" / name).rglob("*.py")):
+            above = sorted(imported_subpackages(path) & SUBPACKAGES - allowed)
+            assert not above, f"{path.relative_to(ROOT)} imports {above}, above {name}"
