@@ -1,11 +1,10 @@
 """Metric math against independent oracles (closed forms, scipy.linalg.sqrtm, naive
-loops), input validation, and the Inception extractor without its weights."""
+loops), and input validation."""
 
 import numpy as np
 import pytest
 import scipy.linalg
 
-from bssn_tf.extractors.keras_inception import INCEPTION_WEIGHTS_ENV, make_inception_extractor
 from bssn_tf.metrics.classifier_score import classifier_score, classifier_score_from_logits
 from bssn_tf.metrics.frechet import (
     frechet_classifier_distance,
@@ -208,21 +207,3 @@ GOOD = np.zeros((10, 3))
 def test_bad_input_raises_value_error_naming_it(call, message):
     with pytest.raises(ValueError, match=message):
         call()
-
-
-def test_inception_extractor_shapes_with_random_weights():
-    features, logits = make_inception_extractor(None).features_and_logits(
-        np.zeros((2, 32, 32, 1), np.float32)
-    )
-    assert features.shape == (2, 2048) and logits.shape == (2, 1000)
-
-
-def test_inception_without_weights_explains_how_to_supply_them(monkeypatch):
-    monkeypatch.delenv(INCEPTION_WEIGHTS_ENV, raising=False)
-    with pytest.raises(FileNotFoundError) as error:
-        make_inception_extractor()
-    message = str(error.value)
-    assert "inception_v3_weights_tf_dim_ordering_tf_kernels.h5" in message
-    assert INCEPTION_WEIGHTS_ENV in message
-    with pytest.raises(FileNotFoundError, match="/no/such.h5"):
-        make_inception_extractor("/no/such.h5")
