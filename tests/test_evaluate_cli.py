@@ -191,3 +191,21 @@ def test_fid_inception_results_record_the_weights_resize_and_protocol(tmp_path):
     assert printed["protocol"] == "custom" and printed["score_classes"] == 1000
     assert (printed["num_samples"], printed["num_real"], printed["seed"]) == (20, 20, 0)
     assert np.isfinite(printed["fcd"]) and printed["fcd"] > 0
+
+
+def test_every_flag_is_a_config_field_with_the_fields_default():
+    """The script builds its config from the flags named like its fields (own process:
+    its flags would meet train_gan's here)."""
+    script = (
+        "import dataclasses\n"
+        "from absl import flags\n"
+        "from train import evaluate\n"
+        "from bssn_tf.workflows.export_evaluation import ExportEvaluationConfig\n"
+        "found = {f.name: f.default for f in flags.FLAGS.get_flags_for_module(evaluate.__name__)}\n"
+        "fields = {f.name: f.default for f in dataclasses.fields(ExportEvaluationConfig)}\n"
+        "assert found == fields, sorted(set(found.items()) ^ set(fields.items()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -34,6 +34,10 @@ DEBRIS = re.compile(rf"^({re.escape(STAGING_PREFIX)}|\.retired-|\.tmp-)|^ckpt-\d
 CHECKPOINT_FILE = re.compile(r"^ckpt-(\d+)\.(index|data-\d+-of-\d+)$")
 
 
+def _under_model_dir(name):
+    return property(lambda self: os.path.join(self.path, name), doc=f"model_dir/{name}")
+
+
 class RunDirectory:
     """The layout of a training run's model_dir: every file and folder in it, by name.
 
@@ -54,55 +58,26 @@ class RunDirectory:
     LOCK = ".lock"
     EVAL_RESULTS = "eval_metrics.json"
 
+    config = _under_model_dir(CONFIG)
+    metrics = _under_model_dir(METRICS)
+    checkpoints = _under_model_dir(CHECKPOINTS)
+    logs = _under_model_dir(LOGS)
+    samples = _under_model_dir(SAMPLES)
+    export = _under_model_dir(EXPORT)
+    best_export = _under_model_dir(BEST_EXPORT)
+    lock = _under_model_dir(LOCK)
+    eval_results = _under_model_dir(EVAL_RESULTS)
+
     def __init__(self, model_dir):
         self.path = os.fspath(model_dir)
 
-    def _join(self, *names):
-        return os.path.join(self.path, *names)
-
-    @property
-    def config(self):
-        return self._join(self.CONFIG)
-
-    @property
-    def metrics(self):
-        return self._join(self.METRICS)
-
-    @property
-    def checkpoints(self):
-        return self._join(self.CHECKPOINTS)
-
-    @property
-    def logs(self):
-        return self._join(self.LOGS)
-
-    @property
-    def samples(self):
-        return self._join(self.SAMPLES)
-
-    @property
-    def export(self):
-        return self._join(self.EXPORT)
-
-    @property
-    def best_export(self):
-        return self._join(self.BEST_EXPORT)
-
-    @property
-    def lock(self):
-        return self._join(self.LOCK)
-
-    @property
-    def eval_results(self):
-        return self._join(self.EVAL_RESULTS)
-
     def sample_grid(self, step):
         """samples/step_XXXXXXX.png, the grid of `step`."""
-        return self._join(self.SAMPLES, f"step_{step:07d}.png")
+        return os.path.join(self.samples, f"step_{step:07d}.png")
 
     def worker_checkpoints(self, worker):
         """The private, short-lived checkpoint folder of a non-chief worker."""
-        return self._join(f".{worker}_checkpoints")
+        return os.path.join(self.path, f".{worker}_checkpoints")
 
     def export_card(self, best=False):
         """The card of export/ (best_export/ with `best`) as a dict; None if there is none."""
