@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from bssn_tf import data, metrics
+from bssn_tf.extractors.digit_classifier import DIGIT_CLASSIFIER_PATH
 from bssn_tf.io import replace_directory_atomically, write_grid_png, write_json_atomically
 from bssn_tf.io.markdown_block import rewrite_block
 from bssn_tf.models.normalization import used_scale
@@ -102,7 +103,9 @@ def score(generate, flags_used, num_samples):
         results,
         real_split="train",
         seed=0,
-        extractor_file="bssn_tf/extractors/assets/digit_classifier.keras",
+        extractor_file=os.path.relpath(
+            DIGIT_CLASSIFIER_PATH, os.path.dirname(registry.PACKAGE_DIR)
+        ),
     )
 
 
