@@ -105,7 +105,7 @@ def score(generate, flags_used, num_samples):
         seed=0,
         extractor_file=os.path.relpath(
             DIGIT_CLASSIFIER_PATH, os.path.dirname(registry.PACKAGE_DIR)
-        ),
+        ).replace(os.sep, "/"),
     )
 
 
