@@ -15,10 +15,9 @@ from typing import Optional
 
 import numpy as np
 
-from bssn_tf.extractors.digit_classifier import make_digit_extractor
 from bssn_tf.extractors.feature_extractor import FeatureExtractor
-from bssn_tf.extractors.fid_extractor import make_fid_inception_extractor
 from bssn_tf.extractors.inception_resize import require_resize_mode
+from bssn_tf.extractors.registry import get_extractor
 from bssn_tf.metrics.classifier_score import classifier_score_from_logits
 from bssn_tf.metrics.evaluate import _StderrProgress
 from bssn_tf.metrics.frechet import frechet_distance_from_statistics
@@ -28,7 +27,6 @@ from bssn_tf.metrics.kernel_distance import kernel_classifier_distance_from_acti
 from bssn_tf.metrics.protocols import resolve_protocol
 from bssn_tf.metrics.running_statistics import RunningStatistics
 
-EXTRACTOR_NAMES = ("fid_inception", "digits")
 # pytorch-fid's F.interpolate convention: its numbers are what most users compare with.
 DEFAULT_RESIZE = "pytorch"
 IS_SPLITS = 10
@@ -46,18 +44,16 @@ class _Measured:
 
 
 def _extractor(extractor, fid_weights, resize, batch_size):
-    if isinstance(extractor, FeatureExtractor):
-        return extractor
-    if extractor == "fid_inception":
-        # jit_compile=None: oneDNN beats XLA on TensorFlow's CPU backend (benchmarks/RESULTS.md).
-        return make_fid_inception_extractor(
-            fid_weights or "env", resize or DEFAULT_RESIZE, batch_size, jit_compile=None
-        )
-    if extractor == "digits":
-        return make_digit_extractor()
-    raise ValueError(
-        f"extractor must be one of {list(EXTRACTOR_NAMES)} or a FeatureExtractor; "
-        f"got {extractor!r}."
+    """The named extractor (bssn_tf.extractors.registry), with the FID Inception's options."""
+    if extractor != "fid_inception":
+        return get_extractor(extractor, fid_weights)
+    # jit_compile=None: oneDNN beats XLA on TensorFlow's CPU backend (benchmarks/RESULTS.md).
+    return get_extractor(
+        extractor,
+        fid_weights,
+        resize=resize or DEFAULT_RESIZE,
+        batch_size=batch_size,
+        jit_compile=None,
     )
 
 
