@@ -92,3 +92,19 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value
+
+
+def run_command(args, errors=()):
+    """Runs a parsed subcommand (`args.run(args)`) after a quiet TensorFlow import.
+
+    Bad input (OSError, ValueError, TensorFlow's OpError, and `errors`) ends it
+    with one line on stderr and status 1; `args.run` may return a status of its own.
+    """
+    import_tensorflow(verbose=args.tf_verbose)
+    import tensorflow as tf
+
+    try:
+        return args.run(args) or 0
+    except (OSError, ValueError, tf.errors.OpError, *errors) as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 1

@@ -55,16 +55,9 @@ PROGRESS_LINE = re.compile(
 def test_healthy_run_prints_only_progress_and_a_summary(tmp_path):
     """With evaluation, best export and samples: the noisiest healthy run there is."""
     model_dir = tmp_path / "run"
-    result = run_python(
-        "-m",
-        "train.train_gan",
-        f"--model_dir={model_dir}",
-        "--steps=4",
-        *TINY_FLAGS,
-        "--eval_every=2",
-        "--eval_num_samples=64",
-        timeout=400,
-    )
+    command = ["-m", "train.train_gan", f"--model_dir={model_dir}", "--steps=4", *TINY_FLAGS]
+    command += ["--eval_every=2", "--eval_num_samples=64"]
+    result = run_python(*command, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stderr.splitlines()
     assert len(lines) == 4, lines
@@ -87,16 +80,7 @@ def test_healthy_run_prints_only_progress_and_a_summary(tmp_path):
     assert lines[3].endswith(summary[1].split(": ", 1)[1])  # the console saw the same numbers
 
     # Re-running the finished command trains nothing and still reports the last evaluation.
-    again = run_python(
-        "-m",
-        "train.train_gan",
-        f"--model_dir={model_dir}",
-        "--steps=4",
-        *TINY_FLAGS,
-        "--eval_every=2",
-        "--eval_num_samples=64",
-        timeout=400,
-    )
+    again = run_python(*command, timeout=400)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stderr == ""
     assert again.stdout.splitlines()[1] == summary[1]

@@ -55,16 +55,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    command_line.import_tensorflow(verbose=args.tf_verbose)
-    import tensorflow as tf
-
-    try:
-        args.run(args)
-    except (OSError, ValueError, tf.errors.OpError) as error:
-        print(f"error: {command_line.one_line(error)}", file=sys.stderr)
-        return 1
-    return 0
+    return command_line.run_command(parse_args(argv))
 
 
 if __name__ == "__main__":

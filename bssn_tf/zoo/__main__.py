@@ -159,18 +159,10 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    command_line.import_tensorflow(verbose=args.tf_verbose)
-    import tensorflow as tf
+    from bssn_tf.zoo import registry  # imports no TensorFlow
 
-    from bssn_tf.zoo import registry
-
-    try:
-        return args.run(args) or 0  # only verify reports a status of its own
-    # Refusals are ValueErrors (bssn_tf.io.UntrustedFileError); OpError is TensorFlow's own.
-    except (registry.UnknownModelError, OSError, ValueError, tf.errors.OpError) as error:
-        print(f"error: {command_line.one_line(error)}", file=sys.stderr)
-        return 1
+    # Refusals are ValueErrors (bssn_tf.io.UntrustedFileError); verify returns its own status.
+    return command_line.run_command(parse_args(argv), errors=(registry.UnknownModelError,))
 
 
 if __name__ == "__main__":
