@@ -128,28 +128,16 @@ def test_the_readmes_first_command_is_quiet_at_a_tiny_step_count(tmp_path):
 
 def test_a_failed_start_leaves_no_folder_behind(tmp_path):
     model_dir = tmp_path / "never"
-    result = run_python(
-        "-m",
-        "train.train_gan",
-        f"--model_dir={model_dir}",
-        "--dataset=cifar10",
-        "--steps=2",
-        f"--data_dir={tmp_path / 'no_data'}",
-    )
+    unprepared = ["-m", "train.train_gan", f"--model_dir={model_dir}", "--dataset=cifar10"]
+    unprepared += ["--steps=2", f"--data_dir={tmp_path / 'no_data'}"]
+    result = run_python(*unprepared)
     assert result.returncode == 1 and "is not prepared" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not model_dir.exists()
     # A folder that was there before is left as it was.
     model_dir.mkdir()
     (model_dir / "notes.txt").write_text("mine")
-    result = run_python(
-        "-m",
-        "train.train_gan",
-        f"--model_dir={model_dir}",
-        "--dataset=cifar10",
-        "--steps=2",
-        f"--data_dir={tmp_path / 'no_data'}",
-    )
+    result = run_python(*unprepared)
     assert result.returncode == 1
     assert sorted(path.name for path in model_dir.iterdir()) in (
         ["notes.txt"],
