@@ -173,8 +173,9 @@ class TrainConfig:
         An image folder's class subfolders must number num_classes (when > 0).
         """
         if self.num_classes and self.num_classes != spec.num_classes:
+            kind = "class subfolders" if spec.builder_dir else "classes"
             has = (
-                f"{spec.num_classes} class subfolders"
+                f"{spec.num_classes} {kind}"
                 if spec.num_classes
                 else "no classes (it holds no class subfolders or label feature)"
             )
