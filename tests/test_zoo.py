@@ -210,6 +210,9 @@ def test_card_without_files_is_refused(model_copy):
         "variables\\variables.index",
         "",
         "./samples.png",
+        "samples\n.png",  # a newline would break the one-line refusal
+        "samples\x1b[2J.png",  # a terminal escape
+        "samples\x00.png",
     ],
 )
 def test_unsafe_paths_in_a_card_are_refused(model_copy, relpath):

@@ -90,18 +90,20 @@ def file_manifest(directory):
 
 
 def check_relpath(relpath, source):
-    """Refuses a listed path that could reach outside the model folder; `source` lists it."""
+    """Refuses a listed path that could reach outside the model folder, or that would put
+    control characters (a newline, a terminal escape) into messages; `source` lists it."""
     parts = relpath.split("/") if isinstance(relpath, str) else []
     if (
         not parts
         or relpath.startswith("/")
         or "\\" in relpath
-        or "\0" in relpath
+        or any(ord(character) < 32 or ord(character) == 127 for character in relpath)
         or any(part in ("", ".", "..") for part in parts)
     ):
         raise IntegrityError(
             f"{source}: unsafe file path {relpath!r}; expected a relative posix path inside "
-            "the model folder (no leading '/', no '..', '.' or empty parts, no '\\')"
+            "the model folder (no leading '/', no '..', '.' or empty parts, no '\\', no "
+            "control characters)"
         )
 
 
