@@ -14,7 +14,15 @@ import pytest
 import tensorflow as tf
 
 from bssn_tf import data, models
-from bssn_tf.training import ConfigError, GANTrainer, NonFiniteLossError, TrainConfig, inputs, train
+from bssn_tf.training import (
+    ConfigError,
+    GANTrainer,
+    NonFiniteLossError,
+    TrainConfig,
+    inputs,
+    jit_choice,
+    train,
+)
 from bssn_tf.training.checkpoints import WALL_TIME_KEY
 from bssn_tf.training.strategies import make_strategy
 
@@ -62,22 +70,121 @@ def test_u_advances_exactly_once_per_discriminator_step(tmp_path, norm):
                 np.testing.assert_allclose(wrapper.u2.numpy(), power_step(u2, fan_out), atol=2e-5)
 
 
-def test_jit_compile_default_is_on_where_xla_works(tmp_path):
-    for strategy, expected in (
-        ("default", True),
-        ("tpu", True),
-        ("mirrored", False),
-        ("multiworker", False),
-    ):
-        config = TrainConfig(model_dir=str(tmp_path), strategy=strategy)
-        assert config.jit_compile is None and config.resolved_jit_compile is expected
-    assert not TrainConfig(model_dir=str(tmp_path), jit_compile=False).resolved_jit_compile
+# /proc/cpuinfo as the two measured machines show it (one core, flags shortened).
+AMD_EPYC_AVX2 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 7B12
+flags\t\t: fpu vme de pse tsc msr sse sse2 ssse3 fma sse4_1 sse4_2 avx f16c avx2 bmi2 sha_ni
+"""
+INTEL_XEON_AVX512 = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Processor
+flags\t\t: fpu vme sse sse2 fma avx avx2 avx512f avx512dq avx512bw avx512vl amx_tile amx_bf16
+"""
+ARM_NO_FLAGS_LINE = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32\n"
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    """`machine(cpuinfo, onednn=None)` makes jit_choice see that CPU and no GPU/TPU."""
+
+    def use(cpuinfo, onednn=None):
+        monkeypatch.setattr(jit_choice, "visible_accelerator", lambda: None)
+        monkeypatch.setattr(jit_choice, "read_cpuinfo", lambda: cpuinfo)
+        if onednn is None:
+            monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+        else:
+            monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", onednn)
+
+    return use
+
+
+def test_cpu_flags_are_read_from_cpuinfo_text():
+    amd = jit_choice.cpu_flags(AMD_EPYC_AVX2)
+    assert "avx2" in amd and "fma" in amd and "avx512f" not in amd
+    assert {"avx512f", "amx_tile"} <= jit_choice.cpu_flags(INTEL_XEON_AVX512)
+    for unreadable in (None, "", ARM_NO_FLAGS_LINE):
+        assert jit_choice.cpu_flags(unreadable) is None
+    assert jit_choice.read_cpuinfo(os.path.join(REPO_ROOT, "no_such_cpuinfo")) is None
+
+
+@pytest.mark.parametrize(
+    "cpuinfo, onednn, expected, reason",
+    [
+        (AMD_EPYC_AVX2, None, True, "without avx512f"),
+        (AMD_EPYC_AVX2, "0", True, "without avx512f"),
+        (INTEL_XEON_AVX512, None, False, "oneDNN kernels"),
+        (INTEL_XEON_AVX512, "1", False, "oneDNN kernels"),
+        (INTEL_XEON_AVX512, "0", True, "TF_ENABLE_ONEDNN_OPTS"),
+        (INTEL_XEON_AVX512, " False ", True, "TF_ENABLE_ONEDNN_OPTS"),
+        (None, None, True, "flags unknown"),
+        (ARM_NO_FLAGS_LINE, None, True, "flags unknown"),
+    ],
+)
+def test_jit_compile_default_is_the_faster_path_for_the_cpu(
+    tmp_path, machine, cpuinfo, onednn, expected, reason
+):
+    machine(cpuinfo, onednn)
+    config = TrainConfig(model_dir=str(tmp_path))
+    assert config.jit_compile is None and config.resolved_jit_compile is expected
+    assert reason in config.jit_compile_choice[1]
+    for strategy in ("mirrored", "multiworker"):  # XLA cannot compile them
+        assert not TrainConfig(model_dir=str(tmp_path), strategy=strategy).resolved_jit_compile
+    assert TrainConfig(model_dir=str(tmp_path), strategy="tpu").resolved_jit_compile
+    for explicit in (True, False):  # the flag wins over the machine
+        config = TrainConfig(model_dir=str(tmp_path), jit_compile=explicit)
+        assert config.jit_compile_choice == (
+            explicit,
+            f"set by --{'' if explicit else 'no'}jit_compile",
+        )
+
+
+def test_jit_compile_default_is_on_with_an_accelerator(tmp_path, machine, monkeypatch):
+    machine(INTEL_XEON_AVX512)
+    monkeypatch.setattr(jit_choice, "visible_accelerator", lambda: "GPU")
+    use_xla, reason = TrainConfig(model_dir=str(tmp_path)).jit_compile_choice
+    assert use_xla and reason.startswith("GPU visible")
+    config = TrainConfig(model_dir=str(tmp_path), strategy="mirrored")
+    assert not config.resolved_jit_compile
+
+
+def test_the_trainer_compiles_as_the_config_resolves(tmp_path, machine):
     with pytest.raises(ConfigError, match="jit_compile must be True, False or None"):
         TrainConfig(model_dir=str(tmp_path), jit_compile="yes")
-    trainer = GANTrainer.for_config(
-        TrainConfig(model_dir=str(tmp_path), width=0.125), tf.distribute.get_strategy(), 28, 1
-    )
-    assert trainer._d_replica_step._jit_compile and trainer._g_replica_step._jit_compile
+    for cpuinfo, expected in ((AMD_EPYC_AVX2, True), (INTEL_XEON_AVX512, False)):
+        machine(cpuinfo)
+        trainer = GANTrainer.for_config(
+            TrainConfig(model_dir=str(tmp_path), width=0.125), tf.distribute.get_strategy(), 28, 1
+        )
+        assert trainer._d_replica_step._jit_compile is expected
+        assert trainer._g_replica_step._jit_compile is expected
+
+
+def test_config_json_records_the_compile_choice_and_a_moved_run_resumes(tmp_path, machine):
+    """The choice is the machine's, not the run's: another machine's choice is no reason
+    to refuse a resume, and each start records its own."""
+    model_dir = tmp_path / "run"
+    machine(INTEL_XEON_AVX512)  # no XLA: the tiny runs stay fast
+    train(tiny_config(model_dir, steps=2, jit_compile=None))
+    record = json.loads((model_dir / "config.json").read_text())
+    intel = TrainConfig(model_dir=str(model_dir)).jit_compile_choice
+    assert record["compile"] == {"jit_compile": False, "reason": intel[1]}
+    assert record["run"]["jit_compile"] is None and "compile" not in record["run"]
+    assert "compile" not in record["model"]
+    # The run as an AVX2 machine would have left it: XLA steps, the same checkpoint.
+    machine(AMD_EPYC_AVX2)
+    amd = TrainConfig(model_dir=str(model_dir)).jit_compile_choice
+    record["compile"] = {"jit_compile": amd[0], "reason": amd[1]}
+    (model_dir / "config.json").write_text(json.dumps(record))
+    machine(INTEL_XEON_AVX512)
+    assert train(tiny_config(model_dir, steps=4, jit_compile=None))["steps"] == 4
+    resumed = json.loads((model_dir / "config.json").read_text())
+    assert resumed["compile"] == {"jit_compile": False, "reason": intel[1]}
+    assert resumed["history"] == [{"start_step": 2, "changed": {"steps": [2, 4]}}]
+    # An explicit flag is recorded as such.
+    train(tiny_config(model_dir, steps=4, jit_compile=False))
+    explicit = json.loads((model_dir / "config.json").read_text())
+    assert explicit["compile"] == {"jit_compile": False, "reason": "set by --nojit_compile"}
 
 
 def test_mirrored_on_two_devices_matches_default(tmp_path):

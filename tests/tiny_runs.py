@@ -3,7 +3,8 @@
 from bssn_tf.training import TrainConfig
 
 # XLA off: compiling every tiny trainer would dominate the suite's time; the
-# default (XLA on) is checked by test_jit_compile_default_is_on_where_xla_works.
+# default (the faster path for the machine, XLA or not) is checked by the
+# test_jit_compile_default_* tests in test_training.py.
 TINY = dict(
     width=0.125,
     batch_size=8,

@@ -72,8 +72,9 @@ flags.DEFINE_string("strategy", "default", "default | mirrored | multiworker | t
 flags.DEFINE_bool(
     "jit_compile",
     None,
-    "XLA-compile the D and G steps (unset: on, except under "
-    "mirrored/multiworker, which XLA cannot compile).",
+    "XLA-compile the D and G steps. Unset: the faster path for this machine (XLA on a "
+    "GPU/TPU or a CPU without AVX-512; off on AVX-512 CPUs with oneDNN and under "
+    "mirrored/multiworker; see docs/DESIGN.md). config.json records the choice.",
 )
 flags.DEFINE_string("mixed_precision", "none", "none | mixed_float16 | mixed_bfloat16.")
 flags.DEFINE_bool("deterministic", False, "Enable TF op determinism.")

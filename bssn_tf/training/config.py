@@ -12,11 +12,11 @@ from bssn_tf.io.checks import check_int
 from bssn_tf.layers import DEFAULT_BSSN_SCALE
 from bssn_tf.models.architectures import ARCHS, IMAGE_SIZES
 from bssn_tf.models.normalization import NORMS
+from bssn_tf.training.jit_choice import JIT_INCOMPATIBLE_STRATEGIES as JIT_INCOMPATIBLE_STRATEGIES
+from bssn_tf.training.jit_choice import fastest_jit_compile
 from bssn_tf.training.losses import LOSSES
 
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
-# Their cross-replica optimizer update cannot be XLA-compiled.
-JIT_INCOMPATIBLE_STRATEGIES = ("mirrored", "multiworker")
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 # Fields that define the models and their data: a checkpoint made under other
 # values of these cannot be resumed.
@@ -69,7 +69,8 @@ class TrainConfig:
     beta2: float = 0.999
     seed: int = 0
     strategy: str = "default"
-    jit_compile: Optional[bool] = None  # None: XLA wherever the strategy allows it.
+    # None: the faster compile path for this machine and strategy (jit_choice).
+    jit_compile: Optional[bool] = None
     mixed_precision: str = "none"
     deterministic: bool = False
     checkpoint_every: int = 1000
@@ -198,11 +199,22 @@ class TrainConfig:
 
     @property
     def resolved_jit_compile(self):
-        """`jit_compile`, or when None: on, except under mirrored/multiworker (which XLA
-        cannot compile); its speed-up is measured in benchmarks/RESULTS.md."""
+        """`jit_compile`, or when None: XLA where it makes the step faster on this machine."""
+        return self.jit_compile_choice[0]
+
+    @property
+    def jit_compile_choice(self):
+        """`(jit_compile, reason)` as this run resolves it; config.json records both.
+
+        An explicit True/False wins. None asks `jit_choice.fastest_jit_compile`:
+        no XLA under mirrored/multiworker (it cannot compile them), XLA on a GPU or
+        TPU and on CPUs without AVX-512, TensorFlow's oneDNN kernels on AVX-512 CPUs
+        (docs/DESIGN.md, "Which compile path trains fastest"). The answer depends on
+        the machine, so it is not a flag a resume compares.
+        """
         if self.jit_compile is None:
-            return self.strategy not in JIT_INCOMPATIBLE_STRATEGIES
-        return self.jit_compile
+            return fastest_jit_compile(self.strategy)
+        return self.jit_compile, f"set by --{'' if self.jit_compile else 'no'}jit_compile"
 
     def model_fields(self):
         """The model-defining fields as a dict, stored in model_dir/config.json."""

@@ -41,10 +41,11 @@ def _under_model_dir(name):
 class RunDirectory:
     """The layout of a training run's model_dir: every file and folder in it, by name.
 
-    config.json (model flags, run flags, flag history), metrics.csv (one row per
-    evaluation), checkpoints/, logs/ (TensorBoard), samples/ (PNG grids),
-    export/ and best_export/ (generator SavedModels with their cards), .lock
-    (the RunLock), and eval_metrics.json (written by train.evaluate).
+    config.json (model flags, run flags, flag history, the compile path),
+    metrics.csv (one row per evaluation), checkpoints/, logs/ (TensorBoard),
+    samples/ (PNG grids), export/ and best_export/ (generator SavedModels with
+    their cards), .lock (the RunLock), and eval_metrics.json (written by
+    train.evaluate).
     """
 
     CONFIG = "config.json"
@@ -268,7 +269,10 @@ def record_config(config, previous, start_step):
     """Writes config.json for a run that has started at `start_step`; returns the flag history.
 
     "run" holds the flags in force now; "history" lists, per start that
-    changed any flag, the step from which the new values apply.
+    changed any flag, the step from which the new values apply. "compile" says
+    whether this start's steps are XLA-compiled and why: with --jit_compile
+    unset that depends on the machine, so it is rewritten at every start and is
+    neither a flag nor compared on resume (a run can move to another machine).
     """
     flags = config.card_flags()  # no machine paths: records can be shared
     history = list(previous.get("history", []))
@@ -280,8 +284,14 @@ def record_config(config, previous, start_step):
     }
     if changed and before is not None:
         history.append({"start_step": start_step, "changed": changed})
+    jit_compile, reason = config.jit_compile_choice
     write_json_atomically(
         RunDirectory(config.model_dir).config,
-        {"model": config.model_fields(), "run": flags, "history": history},
+        {
+            "model": config.model_fields(),
+            "run": flags,
+            "history": history,
+            "compile": {"jit_compile": jit_compile, "reason": reason},
+        },
     )
     return history
