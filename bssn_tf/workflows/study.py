@@ -20,12 +20,16 @@ from bssn_tf.analysis.convergence import (
     why_diverged,
 )
 from bssn_tf.analysis.plots import plot_study_curves
+from bssn_tf.analysis.scale_rule import RULE_SCALES, RULE_SEEDS, choose_scale, run_score
 from bssn_tf.io import write_json_atomically
 from bssn_tf.io.markdown_block import rewrite_block
 from bssn_tf.training.run_records import group_by_setting, read_run
 
 README_BLOCK = "study"
 CONVERGENCE_BLOCK = "convergence"
+SCALE_RULE_BLOCK = "scale-rule"
+# Runs of the scale rule are recorded as rule_<norm>[_c<scale>]_s<seed>.
+SCALE_RULE_PREFIX = "rule_"
 # The FCD (2,000 samples) whose first crossing measures learning speed.
 FCD_TARGET = 20.0
 # Flags that tell a setting apart in the tables when they differ between groups.
@@ -202,6 +206,48 @@ def seed_pairs(rows, baseline="sn"):
     return "\n".join(lines)
 
 
+def scale_rule_table(records):
+    """The scale rule's scores per seed, their means, and its choice once every run is
+    done; None when no run of the rule is among `records`."""
+    rule_records = [r for r in records if r.name.startswith(SCALE_RULE_PREFIX)]
+    if not rule_records:
+        return None
+    finished = [r for r in rule_records if r.rows and r.final("step") >= r.flags["steps"]]
+    seeds = sorted({r.flags["seed"] for r in rule_records} | set(RULE_SEEDS))
+    candidates = {}
+    for record in finished:
+        key = "sn" if record.flags["norm"] == "sn" else float(record.flags["scale"])
+        steps, fcds = record.column("step"), record.column("fcd")
+        candidates.setdefault(key, {})[record.flags["seed"]] = (
+            run_score(steps, fcds),
+            convergence(steps, fcds).degraded,
+        )
+    lines = [
+        "| candidate | " + " | ".join(f"seed {seed}" for seed in seeds) + " | mean ± sd |",
+        "|---|" + "---:|" * (len(seeds) + 1),
+    ]
+    for key in sorted(candidates, key=lambda k: (k == "sn", 0 if k == "sn" else k)):
+        by_seed = candidates[key]
+        cells = [
+            "-"
+            if seed not in by_seed
+            else f"{by_seed[seed][0]:.2f}" + (" (final: degraded)" if by_seed[seed][1] else "")
+            for seed in seeds
+        ]
+        mean, std = mean_std([score for score, _ in by_seed.values()])
+        name = "SN (baseline)" if key == "sn" else f"BSSN c={key}"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean:.2f} ± {std:.2f} |")
+    planned = [(key, seed) for key in (*RULE_SCALES, "sn") for seed in RULE_SEEDS]
+    done = sum(seed in candidates.get(key, {}) for key, seed in planned)
+    if done < len(planned):
+        lines += ["", f"Choice pending: {done} of the rule's {len(planned)} runs have finished."]
+        return "\n".join(lines)
+    scores = {scale: [candidates[scale][seed][0] for seed in RULE_SEEDS] for scale in RULE_SCALES}
+    chosen, reason = choose_scale(scores)
+    lines += ["", f"**The rule chooses c = {chosen}**: {reason}."]
+    return "\n".join(lines)
+
+
 def run_study(config):
     """Reads the runs, writes curves.png, convergence_curves.png, study.json and the
     README blocks; returns the tables as markdown.
@@ -239,4 +285,9 @@ def run_study(config):
     rewrite_block(config.readme, README_BLOCK, table)
     long_table = convergence_table(long_rows)
     rewrite_block(config.readme, CONVERGENCE_BLOCK, long_table)
-    return table + "\n\n" + long_table
+    tables = [table, long_table]
+    rule_table = scale_rule_table(records)
+    if rule_table is not None:
+        rewrite_block(config.readme, SCALE_RULE_BLOCK, rule_table)
+        tables.append(rule_table)
+    return "\n\n".join(tables)

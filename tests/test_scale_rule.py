@@ -1,0 +1,79 @@
+"""The scale rule (bssn_tf.analysis.scale_rule) and its table, on hand-computed scores."""
+
+import math
+
+import pytest
+from test_zoo_study import write_run
+
+from bssn_tf.analysis.scale_rule import RULE_SCALES, RULE_SEEDS, choose_scale, run_score
+from bssn_tf.training.run_records import read_run
+from bssn_tf.workflows.study import scale_rule_table
+
+STEPS = [500, 1000, 1500]
+
+
+def test_a_run_that_degraded_after_its_best_scores_its_final_fcd():
+    assert run_score(STEPS, [20.0, 10.0, 10.9]) == 10.0  # 1.09x its best: not degraded
+    assert run_score(STEPS, [20.0, 10.0, 11.5]) == 11.5  # 1.15x its best: degraded
+
+
+def test_a_clear_winner_is_chosen():
+    # Means 15, 9, 13, each with sd 1: the runner-up 1.2 is 4 behind, pooled sd 1.
+    scale, reason = choose_scale({0.8: [14, 15, 16], 1.0: [8, 9, 10], 1.2: [12, 13, 14]})
+    assert scale == 1.0
+    assert "more than one pooled standard deviation (1.00)" in reason
+
+
+def test_within_one_pooled_sd_the_scale_closer_to_one_wins():
+    # 1.2: mean 10, sd 1; 1.0: mean 10.5, sd 1; pooled sd 1 > gap 0.5.
+    scale, reason = choose_scale({0.8: [20, 21, 22], 1.0: [9.5, 10.5, 11.5], 1.2: [9, 10, 11]})
+    assert scale == 1.0 and "closer to 1" in reason
+
+
+def test_at_equal_distance_from_one_the_lower_mean_wins():
+    # 0.8 and 1.2 are both 0.2 from 1 (in floating point too); 0.8 has the lower mean.
+    scale, reason = choose_scale({0.8: [9, 10, 11], 1.0: [30, 31, 32], 1.2: [9.5, 10.5, 11.5]})
+    assert scale == 0.8 and "lower mean at equal distance" in reason
+
+
+def test_the_pooled_sd_is_the_root_mean_of_the_two_variances():
+    # Variances 0 and 1: pooled sqrt(0.5) = 0.707. A gap of 0.75 is outside it, 0.65 inside.
+    outside, _ = choose_scale({1.2: [10, 10, 10], 1.0: [9.75, 10.75, 11.75]})
+    inside, _ = choose_scale({1.2: [10, 10, 10], 1.0: [9.65, 10.65, 11.65]})
+    assert math.isclose(math.sqrt((0 + 1) / 2), 0.7071, rel_tol=1e-4)
+    assert outside == 1.2 and inside == 1.0
+
+
+def test_the_rule_needs_two_seeds_of_two_scales():
+    with pytest.raises(ValueError, match="at least two scales with two seeds"):
+        choose_scale({1.0: [9.0], 1.2: [10.0, 11.0]})
+
+
+def _write_rule_runs(root, scores_by_key, seeds):
+    """One rule run per (candidate, seed), whose FCD curve ends at its best (its score)."""
+    records = []
+    for key, scores in scores_by_key.items():
+        for seed, score in zip(seeds, scores):
+            name = f"rule_sn_s{seed}" if key == "sn" else f"rule_bssn_c{key}_s{seed}"
+            path = write_run(root, name, "sn" if key == "sn" else "bssn", seed, [40.0, score])
+            records.append(read_run(path))
+            if key != "sn":
+                # write_run records scale 1.2 for bssn: set the candidate's own.
+                records[-1].flags["scale"] = key
+    return records
+
+
+def test_the_table_waits_for_every_planned_run(tmp_path):
+    scores = {0.8: [14, 15], 1.0: [8, 9], 1.2: [12, 13], "sn": [10, 11]}
+    table = scale_rule_table(_write_rule_runs(tmp_path, scores, RULE_SEEDS[:2]))
+    assert "Choice pending: 8 of the rule's 12 runs have finished." in table
+    assert "The rule chooses" not in table
+
+
+def test_the_table_chooses_once_every_planned_run_is_done(tmp_path):
+    scores = {0.8: [14, 15, 16], 1.0: [8, 9, 10], 1.2: [12, 13, 14], "sn": [10, 11, 12]}
+    assert set(scores) - {"sn"} == set(RULE_SCALES)
+    table = scale_rule_table(_write_rule_runs(tmp_path, scores, RULE_SEEDS))
+    assert "| BSSN c=1.0 | 8.00 | 9.00 | 10.00 | 9.00 ± 1.00 |" in table
+    assert "| SN (baseline) | 10.00 | 11.00 | 12.00 | 11.00 ± 1.00 |" in table
+    assert "**The rule chooses c = 1.0**" in table
