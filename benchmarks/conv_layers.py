@@ -5,8 +5,8 @@
 Each framework runs in its own process (2 intra-op threads), one layer at a
 time at batch 64: the forward pass, then forward plus backward (gradients of
 a fixed random read-out of the output, for the input and the kernel). The
-discriminator's strided layers are also timed as SpaceToDepthConv2D under
-XLA. Prints a markdown table in ms; benchmarks/RESULTS.md quotes it. It shows
+discriminator's strided layers are also timed as SpaceToDepthConv2D, with and
+without XLA. Prints a markdown table in ms; benchmarks/RESULTS.md quotes it. It shows
 which layers make a whole step (benchmarks.train_step) slower than PyTorch's.
 """
 
@@ -34,7 +34,7 @@ LAYERS = (
     ("deconv1", True, 256, 128, 4, 2, 8),
     ("deconv2", True, 128, 64, 4, 2, 16),
 )
-VARIANTS = ("xla", "xla_space_to_depth", "plain", "torch")
+VARIANTS = ("xla", "xla_space_to_depth", "plain", "plain_space_to_depth", "torch")
 
 
 def median_ms(run, repeats):
@@ -49,16 +49,17 @@ def measure_tensorflow(variant, repeats):
 
     tf.config.threading.set_intra_op_parallelism_threads(THREADS)
     tf.config.threading.set_inter_op_parallelism_threads(THREADS)
-    jit = variant != "plain"
+    jit = variant.startswith("xla")
+    space_to_depth = variant.endswith("space_to_depth")
     rows = {}
     for name, transposed, c_in, c_out, kernel, stride, side in LAYERS:
-        if variant == "xla_space_to_depth" and (transposed or stride == 1):
+        if space_to_depth and (transposed or stride == 1):
             continue
         layer_class = (
             keras.layers.Conv2DTranspose
             if transposed
             else SpaceToDepthConv2D
-            if variant == "xla_space_to_depth"
+            if space_to_depth
             else keras.layers.Conv2D
         )
         layer = layer_class(c_out, kernel, stride, padding="same")
@@ -110,11 +111,12 @@ def measure_torch(repeats):
 
 
 def table(results):
-    header = "| layer | " + " | ".join(f"{v} fwd | {v} fwd+bwd" for v in VARIANTS) + " |"
-    lines = [header, "|---|" + "---:|" * (2 * len(VARIANTS))]
+    variants = list(results)
+    header = "| layer | " + " | ".join(f"{v} fwd | {v} fwd+bwd" for v in variants) + " |"
+    lines = [header, "|---|" + "---:|" * (2 * len(variants))]
     for name, *_ in LAYERS:
         cells = []
-        for variant in VARIANTS:
+        for variant in variants:
             forward, both = results[variant].get(name, (None, None))
             cells += [
                 "-" if forward is None else f"{forward:.1f}",
@@ -127,8 +129,14 @@ def table(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"comma-separated, from {VARIANTS}"
+    )
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    variants = args.variants.split(",")
+    if set(variants) - set(VARIANTS):
+        parser.error(f"--variants: unknown {sorted(set(variants) - set(VARIANTS))}.")
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1; got {args.repeats}.")
     if args.variant:  # one framework, in a process of its own
@@ -141,7 +149,7 @@ def main():
         return
     results = {}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    for variant in VARIANTS:
+    for variant in variants:
         done = subprocess.run(
             [
                 sys.executable,

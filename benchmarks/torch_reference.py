@@ -20,7 +20,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from benchmarks.flop_count import LayerSpec
 
-NORMS = ("sn", "bssn")
+# "none": the same model unnormalized, for timing the normalization apart (step_profile).
+NORMS = ("sn", "bssn", "none")
 # The architecture tables of bssn_tf.models.cnn and .resnet, restated because
 # importing bssn_tf loads TensorFlow, whose memory and threads would then
 # count against PyTorch. benchmarks.train_step asserts per-layer equality.
@@ -98,6 +99,8 @@ def scaled_channels(base, width):
 
 
 def _normalized(module, norm, scale=1.0):
+    if norm == "none":
+        return module
     if norm == "sn":
         return spectral_norm(module, eps=EPS)
     out_axis = 1 if isinstance(module, nn.ConvTranspose2d) else 0

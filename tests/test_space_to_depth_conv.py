@@ -88,3 +88,37 @@ def test_round_trips_through_keras_serialization():
     copy = keras.layers.deserialize(keras.layers.serialize(layer))
     assert type(copy) is SpaceToDepthConv2D
     assert copy.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_the_trainer_uses_space_to_depth_under_xla_only(tmp_path, jit_compile):
+    from bssn_tf.training import GANTrainer, TrainConfig
+
+    config = TrainConfig(model_dir=str(tmp_path), width=0.125, jit_compile=jit_compile)
+    trainer = GANTrainer.for_config(config, tf.distribute.get_strategy(), 28, 1)
+    strided = [
+        layer.layer
+        for layer in trainer.discriminator.layers
+        if hasattr(layer, "layer") and getattr(layer.layer, "strides", (1, 1))[0] > 1
+    ]
+    assert len(strided) == 3
+    assert all(isinstance(conv, SpaceToDepthConv2D) == jit_compile for conv in strided)
+
+
+def test_a_checkpoint_moves_between_the_two_strided_conv_choices(tmp_path):
+    """A run resumed on a machine with the other compile path restores the same D: the
+    two choices hold the same variables, and give the same logits to float rounding."""
+    from bssn_tf.models import build_discriminator
+
+    keras.utils.set_random_seed(0)
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    saved = build_discriminator("cnn", 28, 1, "bssn", 1.0, 0.25, space_to_depth=True)
+    expected = saved(images, training=False).numpy()
+    path = tf.train.Checkpoint(discriminator=saved).write(str(tmp_path / "ckpt"))
+
+    keras.utils.set_random_seed(1)  # different initial weights, so the restore must work
+    restored = build_discriminator("cnn", 28, 1, "bssn", 1.0, 0.25, space_to_depth=False)
+    assert not np.allclose(restored(images, training=False).numpy(), expected, atol=1e-3)
+    tf.train.Checkpoint(discriminator=restored).read(path).assert_consumed()
+    # Two algorithms for one convolution: float32 rounding of 4-layer sums, about 1e-6.
+    np.testing.assert_allclose(restored(images, training=False).numpy(), expected, atol=1e-5)

@@ -41,7 +41,9 @@ _N_DIS = flags.DEFINE_list("n_dis", ["1", "5"], "Stability grid: D steps per G s
 _PARALLEL_RUNS = flags.DEFINE_integer(
     "parallel_runs", 2, "Stability grid: training runs at once, each its own process."
 )
-_JIT_COMPILE = flags.DEFINE_boolean("jit_compile", True, "Stability grid: XLA-compile the steps.")
+_JIT_COMPILE = flags.DEFINE_boolean(
+    "jit_compile", True, "XLA-compile the steps (the recorded claims ran compiled)."
+)
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", None, "Steps between FCDs (quality; default 25).")
 _EVAL_SAMPLES = flags.DEFINE_integer("eval_num_samples", 1000, "Generated images per FCD.")
 _RISE_FACTOR = flags.DEFINE_float(

@@ -23,10 +23,14 @@ def build_generator(arch, image_size, channels, z_dim, width, num_classes=0):
     )
 
 
-def build_discriminator(arch, image_size, channels, norm, scale, width, num_classes=0):
+def build_discriminator(
+    arch, image_size, channels, norm, scale, width, num_classes=0, space_to_depth=True
+):
     """`arch`'s discriminator; a projection discriminator (inputs `[images, labels]`) when
-    num_classes > 0."""
+    num_classes > 0. `space_to_depth` picks how the CNN runs its strided convs (same
+    variables and outputs either way; `cnn.cnn_discriminator`); the ResNet has none."""
     check_arch(arch)
+    options = {"space_to_depth": space_to_depth} if arch == "cnn" else {}
     return ARCHS[arch][1](
         image_size=image_size,
         channels=channels,
@@ -34,4 +38,5 @@ def build_discriminator(arch, image_size, channels, norm, scale, width, num_clas
         scale=scale,
         width=width,
         num_classes=num_classes,
+        **options,
     )

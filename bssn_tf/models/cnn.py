@@ -96,6 +96,7 @@ def cnn_discriminator(
     name="discriminator",
     conv3x3_repeats=1,
     init="reference",
+    space_to_depth=True,
 ):
     """images (and labels [n] if num_classes) -> one logit per image.
 
@@ -106,6 +107,9 @@ def cnn_discriminator(
         copies make D deeper at the paper's resolution schedule, to see how
         gradients scale with depth.
       init: "reference" (truncated normal 0.02, the paper's) or "lecun".
+      space_to_depth: run the strided convs as `SpaceToDepthConv2D`: the same
+        layer, variables and outputs as `Conv2D`, faster under XLA but slower
+        with TensorFlow's own (oneDNN) kernels (benchmarks/RESULTS.md).
 
     Raises:
       ValueError: naming a bad image_size, norm, conv3x3_repeats or init.
@@ -127,8 +131,8 @@ def cnn_discriminator(
     index = 0
     for kernel, stride, base in DISCRIMINATOR_CONVS:
         for _ in range(conv3x3_repeats if stride == 1 else 1):
-            # Same layer, variables and outputs as Conv2D; the strided ones run faster.
-            conv_class = SpaceToDepthConv2D if stride > 1 else keras.layers.Conv2D
+            strided = stride > 1 and space_to_depth
+            conv_class = SpaceToDepthConv2D if strided else keras.layers.Conv2D
             conv = conv_class(
                 scaled_channels(base, width),
                 kernel,

@@ -80,6 +80,8 @@ class GANTrainer:
                 config.scale,
                 config.width,
                 config.num_classes,
+                # Space-to-depth strided convs pay off under XLA only.
+                space_to_depth=config.resolved_jit_compile,
             ),
         )
 

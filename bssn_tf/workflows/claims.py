@@ -63,7 +63,7 @@ class ClaimsConfig:
     paper's D); `depth_repeats` are the `repeats` values of the vanishing
     claim's at-init depth sweep. `lr`, `log_every`, `objective` and
     `power_iterations` apply to exploding/vanishing; `lrs`, `n_dis`, `seeds`,
-    `parallel_runs`, `jit_compile`, `eval_*` and `rise_factor` to quality.
+    `parallel_runs`, `eval_*` and `rise_factor` to quality; `jit_compile` to all.
     """
 
     claim: str
@@ -158,6 +158,8 @@ def make_trainer(config, norm, seed=0):
         beta1=BETA1,
         beta2=beta2_for(1),
         seed=seed,
+        # The recorded claims ran compiled; the machine's fastest path could differ.
+        jit_compile=config.jit_compile,
     )
     return GANTrainer(
         train_config,
