@@ -6,8 +6,8 @@ Two families, both the reference CNN at 32x32x3, hinge loss, Adam, one D step
 - `keras`: the discriminator built from plain `keras.layers` (strided `Conv2D`),
   each conv and the final Dense wrapped by `bssn_tf.layers` directly, trained by a
   plain `tf.function` step written here: what a user of the layers alone runs.
-- `ours`: `bssn_tf.models`' CNN (its strided convs are `SpaceToDepthConv2D`),
-  trained by `bssn_tf.training.GANTrainer`.
+- `ours`: `bssn_tf.models`' CNN as `train_gan` builds it (`GANTrainer.for_config`:
+  its strided convs are `SpaceToDepthConv2D` under XLA), trained by `GANTrainer`.
 
 Every step is compiled once, before any timing. Then each round times, for every
 variant in turn, one step of `none` and one of the variant back to back, the
@@ -17,7 +17,7 @@ so the per-pair ratio `variant / none` is what is compared: its median, IQR and
 min-max over the pairs.
 
   python benchmarks/layer_overhead.py [--pairs=20] [--variants=sn,bssn]
-      [--families=keras,ours] [--jit_compile=true] [--batch_size=64]
+      [--families=keras,ours] [--jit_compile] [--batch_size=64]
 """
 
 import os
@@ -47,7 +47,12 @@ _PAIRS = flags.DEFINE_integer(
 )
 _VARIANTS = flags.DEFINE_list("variants", ["sn", "bssn"], f"Any of {sorted(VARIANTS)}.")
 _FAMILIES = flags.DEFINE_list("families", list(FAMILIES), f"Any of {list(FAMILIES)}.")
-_JIT = flags.DEFINE_boolean("jit_compile", True, "Compile every step with XLA.")
+_JIT = flags.DEFINE_boolean(
+    "jit_compile",
+    None,
+    "Compile every step with XLA (unset: as train_gan picks for this machine, "
+    "bssn_tf.training.jit_choice).",
+)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Batch size.")
 _WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps per variant after compiling.")
 
@@ -116,7 +121,6 @@ def _our_family_step(variant, jit_compile, batch_size):
     import keras
     import tensorflow as tf
 
-    from bssn_tf import models
     from bssn_tf.training import GANTrainer, TrainConfig
 
     if variant == "keras_sn":
@@ -124,20 +128,14 @@ def _our_family_step(variant, jit_compile, batch_size):
     config = TrainConfig(
         model_dir="unused",
         dataset="cifar10",
+        image_size=IMAGE_SIZE,
         batch_size=batch_size,
         jit_compile=jit_compile,
         norm=variant,
         scale=VARIANTS.get(variant, (None, 1.0))[1],
     )
     keras.utils.set_random_seed(0)
-    trainer = GANTrainer(
-        config,
-        tf.distribute.get_strategy(),
-        lambda: models.cnn_generator(IMAGE_SIZE, CHANNELS, config.z_dim),
-        lambda: models.cnn_discriminator(
-            IMAGE_SIZE, CHANNELS, norm=config.norm, scale=config.scale
-        ),
-    )
+    trainer = GANTrainer.for_config(config, tf.distribute.get_strategy(), IMAGE_SIZE, CHANNELS)
     real = tf.random.uniform([batch_size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS], -1, 1)
     z = tf.random.normal([batch_size, config.z_dim])
     d_inputs = iter(tf.data.Dataset.from_tensors((real, z)).repeat())
@@ -176,11 +174,16 @@ def main(argv):
     _check_flags()
     import tensorflow as tf
 
+    from bssn_tf.training.jit_choice import fastest_jit_compile
+
+    jit_compile = _JIT.value
+    if jit_compile is None:
+        jit_compile, _ = fastest_jit_compile("default")
     builders = {"keras": _keras_family_step, "ours": _our_family_step}
     steps = {}
     for family in _FAMILIES.value:
         for variant in ["none"] + _VARIANTS.value:
-            step = builders[family](variant, _JIT.value, _BATCH_SIZE.value)
+            step = builders[family](variant, jit_compile, _BATCH_SIZE.value)
             for _ in range(1 + _WARMUP.value):  # the first call compiles
                 step()
             steps[family, variant] = step
@@ -196,7 +199,7 @@ def main(argv):
     load_end = os.getloadavg()
 
     print(
-        f"TF {tf.__version__}, jit_compile={_JIT.value}, batch {_BATCH_SIZE.value}, "
+        f"TF {tf.__version__}, jit_compile={jit_compile}, batch {_BATCH_SIZE.value}, "
         f"{IMAGE_SIZE}x{IMAGE_SIZE}x{CHANNELS}, {_PAIRS.value} interleaved pairs per variant, "
         f"load average (1 min) {load_start[0]:.2f} at start, {load_end[0]:.2f} at end"
     )
