@@ -28,7 +28,7 @@ from bssn_tf.training.strategies import make_strategy
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
-from tiny_runs import tiny_config  # noqa: E402
+from tiny_runs import TINY_FLAGS, tiny_config  # noqa: E402
 
 from train import train_gan  # noqa: E402
 
@@ -398,3 +398,22 @@ def test_cli_error_has_no_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("train_gan: error: --norm")
+
+
+def test_more_real_images_than_the_split_holds_is_one_line_naming_the_flag(tmp_path):
+    # mnist5k's train split holds 4,000 images; the evaluator is built before config.json.
+    result = subprocess.run(
+        [sys.executable, "-m", "train.train_gan", f"--model_dir={tmp_path}", *TINY_FLAGS]
+        + ["--steps=1", "--eval_every=1", "--eval_num_real=4001"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "train_gan: error: --eval_num_real=4001 is more than the 4000 images of the train "
+        "split of dataset=mnist5k; pass 4000 or fewer."
+    )
+    assert not (tmp_path / "config.json").exists()

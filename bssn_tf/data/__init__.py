@@ -12,6 +12,7 @@ _HOMES = {
     "DATASETS": "bssn_tf.data.specs",
     "DatasetSpec": "bssn_tf.data.specs",
     "DatasetUnavailableError": "bssn_tf.data.errors",
+    "TooFewImagesError": "bssn_tf.data.errors",
     "load_array": "bssn_tf.data.pipeline",
     "load_images": "bssn_tf.data.pipeline",
     "resolve_dataset": "bssn_tf.data.sources",

@@ -12,6 +12,14 @@ class DatasetUnavailableError(RuntimeError):
     """
 
 
+class TooFewImagesError(ValueError):
+    """A split holds fewer images than were asked for; `available` says how many it has."""
+
+    def __init__(self, message, available):
+        super().__init__(message)
+        self.available = available
+
+
 def import_extra(module: str, pip_name: str, needed_by: str):
     """Imports an optional dependency of the `data` extra, or says how to install it."""
     try:

@@ -11,7 +11,7 @@ from tensorflow_datasets.core import constants as tfds_constants
 # Registers the offline builders with TFDS, so tfds.builder("mnist5k") resolves.
 from bssn_tf.command_line import first_line
 from bssn_tf.data import digits, mnist5k  # noqa: F401
-from bssn_tf.data.errors import DatasetUnavailableError
+from bssn_tf.data.errors import DatasetUnavailableError, TooFewImagesError
 from bssn_tf.data.image_folder import preparation_lock
 from bssn_tf.data.preprocessing import preprocess_image
 from bssn_tf.data.specs import DATASETS, DatasetSpec, get_spec
@@ -131,9 +131,10 @@ def load_array(
     else:
         images = np.concatenate(batches, axis=0)
     if limit is not None and len(images) < limit:
-        raise ValueError(
+        raise TooFewImagesError(
             f"Split {split!r} of dataset {_as_spec(name).name!r} holds {len(images)} images, "
-            f"fewer than limit={limit}."
+            f"fewer than limit={limit}.",
+            available=len(images),
         )
     return (images, labels) if with_labels else images
 
