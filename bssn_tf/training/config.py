@@ -12,7 +12,6 @@ from bssn_tf.io.checks import check_int
 from bssn_tf.layers import DEFAULT_BSSN_SCALE
 from bssn_tf.models.architectures import ARCHS, IMAGE_SIZES
 from bssn_tf.models.normalization import NORMS
-from bssn_tf.training.jit_choice import JIT_INCOMPATIBLE_STRATEGIES as JIT_INCOMPATIBLE_STRATEGIES
 from bssn_tf.training.jit_choice import fastest_jit_compile
 from bssn_tf.training.losses import LOSSES
 

@@ -14,7 +14,7 @@ from bssn_tf.command_line import first_line
 from bssn_tf.io import write_grid_png
 from bssn_tf.training import inputs, summaries
 from bssn_tf.training.checkpoints import CheckpointKeeper, apply_optimizer_flags
-from bssn_tf.training.config import JIT_INCOMPATIBLE_STRATEGIES, ConfigError, card_flag_history
+from bssn_tf.training.config import ConfigError, card_flag_history
 from bssn_tf.training.duties import (
     Checkpointing,
     Evaluation,
@@ -28,6 +28,7 @@ from bssn_tf.training.duties import (
 from bssn_tf.training.evaluation import SUMMARY_COLUMNS, PeriodicEvaluator, last_evaluation
 from bssn_tf.training.export import export_generator
 from bssn_tf.training.gan_trainer import GANTrainer
+from bssn_tf.training.jit_choice import JIT_INCOMPATIBLE_STRATEGIES
 from bssn_tf.training.progress import ProgressReporter
 from bssn_tf.training.run_directory import (
     RunDirectory,
