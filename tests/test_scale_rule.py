@@ -77,3 +77,36 @@ def test_the_table_chooses_once_every_planned_run_is_done(tmp_path):
     assert "| BSSN c=1.0 | 8.00 | 9.00 | 10.00 | 9.00 ± 1.00 |" in table
     assert "| SN (baseline) | 10.00 | 11.00 | 12.00 | 11.00 ± 1.00 |" in table
     assert "**The rule chooses c = 1.0**" in table
+
+
+def test_the_library_default_is_the_rules_choice_from_the_recorded_runs():
+    """DEFAULT_BSSN_SCALE must be what the rule picks from zoo/study/rule_*; a changed
+    record or a hand-edited default fails here."""
+    import glob
+    import os
+
+    from bssn_tf.layers import DEFAULT_BSSN_SCALE
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+    records = [read_run(path) for path in sorted(glob.glob(os.path.join(root, "study", "rule_*")))]
+    assert len(records) == len(RULE_SEEDS) * (len(RULE_SCALES) + 1)
+    scores = {scale: [] for scale in RULE_SCALES}
+    for record in records:
+        if record.flags["norm"] == "bssn":
+            steps, fcds = record.column("step"), record.column("fcd")
+            scores[float(record.flags["scale"])].append(run_score(steps, fcds))
+    chosen, _ = choose_scale(scores)
+    assert chosen == DEFAULT_BSSN_SCALE == 1.0
+
+
+def test_the_claims_keep_the_scale_they_were_recorded_with():
+    import json
+    import os
+
+    from bssn_tf.workflows.claims import ClaimsConfig
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for record in ("exploding.json", os.path.join("quality_ndis5", "quality.json")):
+        with open(os.path.join(root, "docs", "claims", record)) as handle:
+            assert json.load(handle)["settings"]["bssn_scale"] == 1.6
+    assert ClaimsConfig("exploding").bssn_scale == ClaimsConfig("quality").bssn_scale == 1.6
