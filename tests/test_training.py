@@ -1,5 +1,6 @@
 """Training library and train/train_gan.py: schedule, resume, NaN stop, strategies, export, CLI."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -417,3 +418,13 @@ def test_more_real_images_than_the_split_holds_is_one_line_naming_the_flag(tmp_p
         "split of dataset=mnist5k; pass 4000 or fewer."
     )
     assert not (tmp_path / "config.json").exists()
+
+
+def test_a_batch_larger_than_the_image_folder_is_one_line_naming_the_flag(tmp_path):
+    from bssn_tf.data import DatasetSpec
+
+    spec = DatasetSpec("folder", "folder", 28, 1, num_images=5, fingerprint="f" * 64)
+    config = tiny_config(tmp_path, dataset=f"folder:{tmp_path}", image_size=28)
+    with pytest.raises(ConfigError, match=r"^batch_size=8 is more than the 5 images of "):
+        config.with_data(spec)
+    assert dataclasses.replace(config, batch_size=5).with_data(spec).dataset_images == 5
