@@ -1,6 +1,5 @@
 """Training library and train/train_gan.py: schedule, resume, NaN stop, strategies, export, CLI."""
 
-import dataclasses
 import json
 import os
 import shutil
@@ -420,11 +419,17 @@ def test_more_real_images_than_the_split_holds_is_one_line_naming_the_flag(tmp_p
     assert not (tmp_path / "config.json").exists()
 
 
-def test_a_batch_larger_than_the_image_folder_is_one_line_naming_the_flag(tmp_path):
-    from bssn_tf.data import DatasetSpec
+def test_a_batch_larger_than_the_image_folder_is_refused_before_anything_is_written(tmp_path):
+    from PIL import Image
 
-    spec = DatasetSpec("folder", "folder", 28, 1, num_images=5, fingerprint="f" * 64)
-    config = tiny_config(tmp_path, dataset=f"folder:{tmp_path}", image_size=28)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(5):
+        pixels = np.random.default_rng(index).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{index}.png")
+    config = tiny_config(
+        tmp_path / "run", dataset=f"folder:{folder}", image_size=28, data_dir=str(tmp_path / "d")
+    )
     with pytest.raises(ConfigError, match=r"^batch_size=8 is more than the 5 images of "):
-        config.with_data(spec)
-    assert dataclasses.replace(config, batch_size=5).with_data(spec).dataset_images == 5
+        train(config)
+    assert not (tmp_path / "run" / "config.json").exists()

@@ -170,14 +170,8 @@ class TrainConfig:
     def with_data(self, spec):
         """This config with what the resolved data says about itself, checked against it.
 
-        An image folder's class subfolders must number num_classes (when > 0), and
-        it must hold at least one batch.
+        An image folder's class subfolders must number num_classes (when > 0).
         """
-        if spec.num_images is not None and self.batch_size > spec.num_images:
-            raise ConfigError(
-                f"batch_size={self.batch_size} is more than the {spec.num_images} images of "
-                f"dataset={self.recorded_dataset}; pass {spec.num_images} or fewer, or add images."
-            )
         if self.num_classes and self.num_classes != spec.num_classes:
             kind = "class subfolders" if spec.builder_dir else "classes"
             has = (

@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 
-from bssn_tf import data, metrics
+from bssn_tf import metrics
 from bssn_tf.extractors.registry import get_extractor
 from bssn_tf.metrics.conditional import class_consistency
-from bssn_tf.training.config import ConfigError
+from bssn_tf.training.inputs import real_train_images
 from bssn_tf.training.run_directory import RunDirectory
 
 COLUMNS = (
@@ -56,20 +56,7 @@ class PeriodicEvaluator:
     def __init__(self, config, spec, image_size, resumed_step, extractor="digits"):
         self._config = config
         self._extractor = get_extractor(extractor)
-        try:
-            self._real = data.load_array(
-                spec,
-                "train",
-                image_size=image_size,
-                limit=config.eval_num_real,
-                data_dir=config.data_dir,
-            )
-        except data.TooFewImagesError as error:
-            raise ConfigError(
-                f"eval_num_real={config.eval_num_real} is more than the {error.available} "
-                f"images of the train split of dataset={config.recorded_dataset}; pass "
-                f"{error.available} or fewer."
-            ) from None
+        self._real = real_train_images(config, spec, image_size, "eval_num_real")
         self.path = RunDirectory(config.model_dir).metrics
         self._columns = CONDITIONAL_COLUMNS if config.num_classes else COLUMNS
         self.best_fcd = min(

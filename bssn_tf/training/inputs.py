@@ -14,6 +14,7 @@ its own: D gets `((images, labels), (z, labels))`, G gets `(z, labels)`.
 import tensorflow as tf
 
 from bssn_tf import data
+from bssn_tf.training.config import ConfigError
 
 DISCRIMINATOR_STREAM = 0
 GENERATOR_STREAM = 1
@@ -103,3 +104,26 @@ def input_iterators(trainer, spec, image_size):
         ),
         iter(strategy.experimental_distribute_dataset(generator_inputs(config, g_position))),
     )
+
+
+def real_train_images(config, spec, image_size, flag, with_labels=False):
+    """The first `config.<flag>` images of the train split, read whole into memory.
+
+    Raises:
+      ConfigError: naming `flag` and the count, when the split holds fewer images.
+    """
+    limit = getattr(config, flag)
+    try:
+        return data.load_array(
+            spec,
+            "train",
+            image_size=image_size,
+            limit=limit,
+            data_dir=config.data_dir,
+            with_labels=with_labels,
+        )
+    except data.TooFewImagesError as error:
+        raise ConfigError(
+            f"{flag}={limit} is more than the {error.available} images of the train split "
+            f"of dataset={config.recorded_dataset}; pass {error.available} or fewer."
+        ) from None

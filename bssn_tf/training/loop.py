@@ -153,12 +153,17 @@ def _train_owned(config, strategy, chief, started):
         if config.eval_every and chief
         else None
     )
+    # One batch of real images for the logged diagnostics; read before config.json is
+    # written, so that a dataset smaller than a batch refuses the start cleanly.
+    diagnostic_real = inputs.real_train_images(
+        config, spec, image_size, "batch_size", with_labels=bool(config.num_classes)
+    )
     iterators = inputs.input_iterators(trainer, spec, image_size)
     flag_history = []
     if chief:
         flag_history = record_config(config, previous_record, start_step)
         RunDirectory(config.model_dir).discard_best_export_after(start_step)
-    run = _Run(config, trainer, spec, image_size, flag_history, started, keeper)
+    run = _Run(config, trainer, spec, image_size, flag_history, started, keeper, diagnostic_real)
     progress = ProgressReporter(config.steps)
     progress.start(start_step)
     writer = (
@@ -176,20 +181,15 @@ def _train_owned(config, strategy, chief, started):
 class _Run:
     """What the duties of one run share: its config, trainer, clock and model cards."""
 
-    def __init__(self, config, trainer, spec, image_size, flag_history, started, keeper):
+    def __init__(
+        self, config, trainer, spec, image_size, flag_history, started, keeper, diagnostic_real
+    ):
         self.config, self.trainer, self.keeper = config, trainer, keeper
         self.directory = RunDirectory(config.model_dir)
         self.image_shape = [image_size, image_size, spec.channels]
         self.flag_history = flag_history
+        self.diagnostic_real = diagnostic_real
         self._started, self._before = started, keeper.restored_wall_time
-        self.diagnostic_real = data.load_array(
-            spec,
-            "train",
-            image_size=image_size,
-            limit=config.batch_size,
-            data_dir=config.data_dir,
-            with_labels=bool(config.num_classes),
-        )
 
     def wall_time_s(self):
         """Training time over every start of this run, up to now."""
