@@ -12,7 +12,7 @@ import pytest
 
 from bssn_tf.io.markdown_block import markers
 from bssn_tf.training.evaluation import COLUMNS
-from bssn_tf.training.run_records import group_by_setting, read_run
+from bssn_tf.training.run_records import RecordError, group_by_setting, read_run, record_run
 from bssn_tf.workflows import study
 
 
@@ -92,6 +92,52 @@ def test_read_run_refuses_a_folder_without_config(tmp_path):
         read_run(str(tmp_path))
 
 
+def test_a_recorded_run_keeps_its_flags_and_metrics_but_not_the_machine_paths(tmp_path):
+    source = write_run(tmp_path / "machine", "sn_s0", "sn", 0, [50.0, 30.0])
+    config_path = os.path.join(source, "config.json")
+    with open(config_path) as handle:
+        config = json.load(handle)
+    config["run"]["data_dir"] = "/home/someone/tfds"
+    config["history"] = [
+        {"start_step": 0, "changed": {"model_dir": [None, source]}},
+        {"start_step": 100, "changed": {"model_dir": ["/old", source], "steps": [100, 200]}},
+    ]
+    with open(config_path, "w") as handle:
+        json.dump(config, handle)
+    destination = record_run(source, str(tmp_path / "study"))
+    assert destination == str(tmp_path / "study" / "sn_s0")
+    with open(os.path.join(destination, "config.json")) as handle:
+        recorded = json.load(handle)
+    assert str(tmp_path) not in json.dumps(recorded) and "/home/someone" not in json.dumps(recorded)
+    expected_run = {k: v for k, v in config["run"].items() if k not in ("model_dir", "data_dir")}
+    assert recorded["run"] == expected_run
+    assert recorded["history"] == [{"start_step": 100, "changed": {"steps": [100, 200]}}]
+    with open(os.path.join(source, "metrics.csv"), "rb") as original:
+        with open(os.path.join(destination, "metrics.csv"), "rb") as copy:
+            assert copy.read() == original.read()
+    # The record reads back as the same run, under the study's folder.
+    assert read_run(destination).rows == read_run(source).rows
+    assert read_run(destination).flags == expected_run
+    # Recording it again is harmless.
+    assert record_run(source, str(tmp_path / "study")) == destination
+
+
+def test_recording_refuses_unfinished_runs_and_name_clashes(tmp_path, monkeypatch):
+    unfinished = write_run(tmp_path / "a", "sn_s0", "sn", 0, [50.0], steps=500)
+    with pytest.raises(RecordError, match="up to step 100 of its steps=500"):
+        record_run(unfinished, str(tmp_path / "study"))
+    assert not os.path.exists(tmp_path / "study" / "sn_s0")
+    record_run(write_run(tmp_path / "b", "sn_s0", "sn", 0, [50.0, 30.0]), str(tmp_path / "study"))
+    other = write_run(tmp_path / "c", "sn_s0", "sn", 0, [50.0, 31.0])
+    with pytest.raises(RecordError, match="already records another run named sn_s0"):
+        record_run(other, str(tmp_path / "study"))
+    assert read_run(str(tmp_path / "study" / "sn_s0")).final("fcd") == 30.0
+    # "." is the current folder's name, never the study folder itself.
+    monkeypatch.chdir(other)
+    with pytest.raises(RecordError, match="another run named sn_s0"):
+        record_run(".", str(tmp_path / "study"))
+
+
 def test_divergence_reasons(tmp_path):
     fine = read_run(write_run(tmp_path, "a", "sn", 0, [50.0, 30.0, 40.0]))
     rising = read_run(write_run(tmp_path, "b", "sn", 1, [50.0, 20.0, 31.0]))
@@ -148,13 +194,33 @@ def test_study_table_json_and_readme_block(tmp_path):
     )
 
 
-def test_the_cli_names_a_glob_that_matches_nothing(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "train.zoo_study", f"--runs={tmp_path}/none*"],
+def run_zoo_study(*arguments):
+    return subprocess.run(
+        [sys.executable, "-m", "train.zoo_study", *arguments],
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_the_cli_names_a_glob_that_matches_nothing(tmp_path):
+    result = run_zoo_study(f"--runs={tmp_path}/none*")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert f"runs={tmp_path}/none* matches no run directory" in result.stderr
+
+
+def test_the_cli_records_runs_then_builds_the_tables(tmp_path):
+    finished = write_run(tmp_path / "machine", "bssn_s0", "bssn", 0, [40.0, 10.0])
+    unfinished = write_run(tmp_path / "machine", "sn_s0", "sn", 0, [50.0], steps=300)
+    readme = tmp_path / "README.md"
+    readme.write_text("# Zoo\n")
+    study_dir = tmp_path / "study"
+    common = [f"--runs={study_dir}/*", f"--out_dir={study_dir}", f"--readme={readme}"]
+    result = run_zoo_study(*common, f"--record={finished}")
+    assert result.returncode == 0, result.stderr
+    assert "| base | bssn | 1.2 | 1 | 10.00 |" in result.stdout
+    result = run_zoo_study(*common, f"--record={unfinished}")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "zoo_study: error:" in result.stderr and "only a finished run" in result.stderr
+    assert sorted(os.listdir(study_dir)) == ["bssn_s0", "curves.png", "study.json"]

@@ -1,6 +1,10 @@
 """Tables and curves of the zoo study: SN against BSSN across seeds and settings.
 
   python -m train.zoo_study --runs='zoo/study/*' --out_dir=zoo/study --readme=zoo/README.md
+  python -m train.zoo_study --record=$HOME/bssn_runs/sn_s0,$HOME/bssn_runs/bssn_s0
+
+--record first copies finished runs' config.json (without the machine's
+paths) and metrics.csv into --out_dir/<run name>, where the tables find them.
 
 Writes `curves.png`, `convergence_curves.png` (long runs) and `study.json`
 into --out_dir, and rewrites the blocks "study" and "convergence" of --readme;
@@ -18,6 +22,9 @@ flags.adopt_module_key_flags(cli)  # --tf_verbose in --help
 _RUNS = flags.DEFINE_string("runs", "zoo/study/*", "Glob of run directories.")
 _OUT_DIR = flags.DEFINE_string("out_dir", "zoo/study", "Where the curves and study.json go.")
 _README = flags.DEFINE_string("readme", "zoo/README.md", "README whose blocks are rewritten.")
+_RECORD = flags.DEFINE_list(
+    "record", [], "Finished run directories to copy into --out_dir before the tables are built."
+)
 _RISE_FACTOR = flags.DEFINE_float(
     "rise_factor",
     1.5,
@@ -38,6 +45,7 @@ def main(argv):
         runs=_RUNS.value,
         out_dir=_OUT_DIR.value,
         readme=_README.value,
+        record=tuple(_RECORD.value),
         rise_factor=_RISE_FACTOR.value,
         convergence_min_steps=_CONVERGENCE_MIN_STEPS.value,
     )

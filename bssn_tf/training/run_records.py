@@ -9,8 +9,9 @@ import dataclasses
 import json
 import os
 
+from bssn_tf.io import write_bytes_atomically, write_json_atomically
 from bssn_tf.models.normalization import used_scale
-from bssn_tf.training.config import FIELD_DEFAULTS
+from bssn_tf.training.config import FIELD_DEFAULTS, LOCATION_FIELDS, card_flag_history
 from bssn_tf.training.run_directory import RunDirectory
 
 # Flags that say where a run lives or how often it reports, not what it trains.
@@ -97,3 +98,58 @@ def group_by_setting(records, ignore=()):
     return {
         key: sorted(group, key=lambda record: record.flags["seed"]) for key, group in groups.items()
     }
+
+
+class RecordError(ValueError):
+    """A run that cannot go into a study: unfinished, or its name already holds another run."""
+
+
+def record_run(model_dir, study_dir):
+    """Copies a finished run's config.json and metrics.csv into study_dir/<run name>.
+
+    The copy keeps what the run trained and measured, not where the training
+    machine kept it: LOCATION_FIELDS go from the flags and from their history.
+    Only finished runs are recorded, since a table of best FCDs would read a run
+    cut short as converged. Recording the same run again changes nothing; a
+    different run under an existing name is refused rather than overwritten.
+    Returns the record's directory.
+    """
+    record = read_run(model_dir)
+    steps = record.flags["steps"]
+    if not record.rows or record.final("step") < steps:
+        done = int(record.final("step")) if record.rows else 0
+        raise RecordError(
+            f"{model_dir} has evaluations up to step {done} of its steps={steps}; only a "
+            "finished run is recorded (resume it, or pass the --steps it stopped at)."
+        )
+    with open(RunDirectory(model_dir).config) as handle:
+        config = json.load(handle)
+    config["run"] = {
+        name: value for name, value in config["run"].items() if name not in LOCATION_FIELDS
+    }
+    config["history"] = card_flag_history(config.get("history", []))
+    with open(RunDirectory(model_dir).metrics, "rb") as handle:
+        metrics = handle.read()
+    name = os.path.basename(os.path.abspath(model_dir))
+    if not name:
+        raise RecordError(f"{model_dir} has no folder name to record the run under.")
+    destination = os.path.join(study_dir, name)
+    target = RunDirectory(destination)
+    if os.path.isfile(target.config) and _recorded(target) != (config, metrics):
+        raise RecordError(
+            f"{destination} already records another run named {name}; remove it "
+            "first to replace it."
+        )
+    write_bytes_atomically(target.metrics, metrics)
+    write_json_atomically(target.config, config)
+    return destination
+
+
+def _recorded(run_directory):
+    """(config.json as parsed, metrics.csv bytes or None) of a study record."""
+    with open(run_directory.config) as handle:
+        config = json.load(handle)
+    if not os.path.isfile(run_directory.metrics):
+        return config, None
+    with open(run_directory.metrics, "rb") as handle:
+        return config, handle.read()

@@ -23,7 +23,7 @@ from bssn_tf.analysis.plots import plot_study_curves
 from bssn_tf.analysis.scale_rule import RULE_SCALES, RULE_SEEDS, choose_scale, run_score
 from bssn_tf.io import write_json_atomically
 from bssn_tf.io.markdown_block import rewrite_block
-from bssn_tf.training.run_records import group_by_setting, read_run
+from bssn_tf.training.run_records import group_by_setting, read_run, record_run
 
 README_BLOCK = "study"
 CONVERGENCE_BLOCK = "convergence"
@@ -44,14 +44,16 @@ class StudyError(ValueError):
 class StudyConfig:
     """Which runs, and where the tables, curves and JSON go.
 
-    `rise_factor`: a run diverged if it stopped early or its last FCD exceeds
-    this times its best. `convergence_min_steps`: runs trained at least this
-    long get convergence rows.
+    `record`: finished run directories copied into `out_dir` first
+    (run_records.record_run). `rise_factor`: a run diverged if it stopped early
+    or its last FCD exceeds this times its best. `convergence_min_steps`: runs
+    trained at least this long get convergence rows.
     """
 
     runs: str = "zoo/study/*"
     out_dir: str = "zoo/study"
     readme: str = "zoo/README.md"
+    record: tuple = ()
     rise_factor: float = 1.5
     convergence_min_steps: int = 2000
 
@@ -255,7 +257,10 @@ def run_study(config):
     Raises:
       StudyError: the glob matches no run directory.
       FileNotFoundError: a matched directory is not a training run.
+      RecordError: a run to record is unfinished, or its name holds another run.
     """
+    for model_dir in config.record:
+        record_run(model_dir, config.out_dir)
     run_dirs = sorted(path for path in glob.glob(config.runs) if os.path.isdir(path))
     if not run_dirs:
         raise StudyError(f"runs={config.runs} matches no run directory.")
