@@ -72,6 +72,12 @@ def test_runs_group_by_every_flag_but_the_seed(tmp_path):
     assert dataclasses.replace(older, flags=dict(flags_without_loss, loss="hinge")).setting() == (
         dataclasses.replace(older, flags=flags_without_loss).setting()
     )
+    # Lists in config.json (class_names) are flags like any other, equal to their tuple.
+    named = dataclasses.replace(older, flags=dict(older.flags, class_names=["0", "1"]))
+    assert dict(named.setting())["class_names"] == ("0", "1")
+    assert dataclasses.replace(older, flags=dict(older.flags, class_names=[])).setting() == (
+        older.setting()
+    )
     # A run stopped at another step budget is its own setting, unless steps are ignored.
     paths.append(write_run(tmp_path, "sn_long_s2", "sn", 2, [50.0, 30.0, 25.0]))
     records = [read_run(path) for path in paths]

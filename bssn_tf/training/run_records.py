@@ -57,11 +57,18 @@ class RunRecord:
         flags["scale"] = used_scale(flags["norm"], flags["scale"])
         return tuple(
             sorted(
-                (key, value)
+                (key, _hashable(value))
                 for key, value in flags.items()
                 if key not in NON_SETTING_FLAGS and key not in ignore
             )
         )
+
+
+def _hashable(value):
+    """JSON's lists (class_names, say) as tuples, as the config holds them."""
+    if isinstance(value, list):
+        return tuple(_hashable(item) for item in value)
+    return value
 
 
 def _number(text):
