@@ -7,7 +7,7 @@ from test_zoo_study import write_run
 
 from bssn_tf.analysis.scale_rule import RULE_SCALES, RULE_SEEDS, choose_scale, run_score
 from bssn_tf.training.run_records import read_run
-from bssn_tf.workflows.study import scale_rule_table
+from bssn_tf.workflows.study import direction_table, scale_rule_table
 
 STEPS = [500, 1000, 1500]
 
@@ -77,6 +77,35 @@ def test_the_table_chooses_once_every_planned_run_is_done(tmp_path):
     assert "| BSSN c=1.0 | 8.00 | 9.00 | 10.00 | 9.00 ± 1.00 |" in table
     assert "| SN (baseline) | 10.00 | 11.00 | 12.00 | 11.00 ± 1.00 |" in table
     assert "**The rule chooses c = 1.0**" in table
+
+
+def _write_direction_run(root, key, seed, fcds):
+    norm = "sn" if key == "sn" else "bssn"
+    name = f"digits_sn_s{seed}" if key == "sn" else f"digits_bssn_c{key}_s{seed}"
+    record = read_run(write_run(root, name, norm, seed, fcds))
+    if key != "sn":
+        record.flags["scale"] = key
+    return record
+
+
+def test_the_digits_table_orders_the_candidates_by_the_rules_score(tmp_path):
+    records = [
+        _write_direction_run(tmp_path, 1.0, 0, [40.0, 1.0]),
+        _write_direction_run(tmp_path, 1.0, 1, [40.0, 1.5]),
+        _write_direction_run(tmp_path, "sn", 0, [40.0, 1.3]),
+        _write_direction_run(tmp_path, "sn", 1, [40.0, 1.8]),
+        # Best 5.0, then 9.0 (1.8x): degraded, so it scores its final 9.0.
+        _write_direction_run(tmp_path, 1.6, 0, [40.0, 5.0, 9.0]),
+    ]
+    table = direction_table(records)
+    assert "| BSSN c=1.6 | 9.00 (final: degraded) | - | 9.00 |" in table  # one seed: no sd
+    assert "Order pending: 5 of 6 runs have finished." in table
+    records.append(_write_direction_run(tmp_path, 1.6, 1, [40.0, 6.0]))
+    table = direction_table(records)
+    assert "| BSSN c=1.6 | 9.00 (final: degraded) | 6.00 | 7.50 ± 2.12 |" in table
+    assert "| SN (baseline) | 1.30 | 1.80 | 1.55 ± 0.35 |" in table
+    assert "Order by mean score, best first: c=1.0 (1.25) < SN (1.55) < c=1.6 (7.50)." in table
+    assert direction_table(records[:0]) is None
 
 
 def test_the_library_default_is_the_rules_choice_from_the_recorded_runs():

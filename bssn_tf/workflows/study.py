@@ -30,6 +30,12 @@ CONVERGENCE_BLOCK = "convergence"
 SCALE_RULE_BLOCK = "scale-rule"
 # Runs of the scale rule are recorded as rule_<norm>[_c<scale>]_s<seed>.
 SCALE_RULE_PREFIX = "rule_"
+# The rule's choice against the former default (1.6) and SN on `digits`: runs
+# digits_<norm>[_c<scale>]_s<seed>, for the direction only.
+DIRECTION_BLOCK = "digits-direction"
+DIRECTION_PREFIX = "digits_"
+DIRECTION_CANDIDATES = (1.0, 1.6, "sn")
+DIRECTION_SEEDS = (0, 1)
 # The FCD (2,000 samples) whose first crossing measures learning speed.
 FCD_TARGET = 20.0
 # Flags that tell a setting apart in the tables when they differ between groups.
@@ -208,14 +214,17 @@ def seed_pairs(rows, baseline="sn"):
     return "\n".join(lines)
 
 
-def scale_rule_table(records):
-    """The scale rule's scores per seed, their means, and its choice once every run is
-    done; None when no run of the rule is among `records`."""
-    rule_records = [r for r in records if r.name.startswith(SCALE_RULE_PREFIX)]
-    if not rule_records:
+def _score_table(records, prefix, planned_seeds):
+    """Markdown rows of the run_score of every finished run named `prefix`*, per
+    candidate (a BSSN scale, or "sn") and seed, with each candidate's mean.
+
+    Returns `(lines, {candidate: {seed: score}})`, or None when no run has the prefix.
+    """
+    named = [r for r in records if r.name.startswith(prefix)]
+    if not named:
         return None
-    finished = [r for r in rule_records if r.rows and r.final("step") >= r.flags["steps"]]
-    seeds = sorted({r.flags["seed"] for r in rule_records} | set(RULE_SEEDS))
+    finished = [r for r in named if r.rows and r.final("step") >= r.flags["steps"]]
+    seeds = sorted({r.flags["seed"] for r in named} | set(planned_seeds))
     candidates = {}
     for record in finished:
         key = "sn" if record.flags["norm"] == "sn" else float(record.flags["scale"])
@@ -236,17 +245,64 @@ def scale_rule_table(records):
             else f"{by_seed[seed][0]:.2f}" + (" (final: degraded)" if by_seed[seed][1] else "")
             for seed in seeds
         ]
-        mean, std = mean_std([score for score, _ in by_seed.values()])
-        name = "SN (baseline)" if key == "sn" else f"BSSN c={key}"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean:.2f} ± {std:.2f} |")
-    planned = [(key, seed) for key in (*RULE_SCALES, "sn") for seed in RULE_SEEDS]
-    done = sum(seed in candidates.get(key, {}) for key, seed in planned)
-    if done < len(planned):
-        lines += ["", f"Choice pending: {done} of the rule's {len(planned)} runs have finished."]
+        stat = {"values": [score for score, _ in by_seed.values()]}
+        stat["mean"], stat["std"] = mean_std(stat["values"])
+        lines.append(
+            f"| {_candidate_name(key)} | " + " | ".join(cells) + f" | {_mean_std_text(stat, 2)} |"
+        )
+    scores = {
+        key: {seed: score for seed, (score, _) in by_seed.items()}
+        for key, by_seed in candidates.items()
+    }
+    return lines, scores
+
+
+def _candidate_name(key):
+    return "SN (baseline)" if key == "sn" else f"BSSN c={key}"
+
+
+def _pending(scores, candidates, seeds):
+    """How many of the planned (candidate, seed) runs have no score yet."""
+    planned = [(key, seed) for key in candidates for seed in seeds]
+    return sum(seed not in scores.get(key, {}) for key, seed in planned), len(planned)
+
+
+def scale_rule_table(records):
+    """The scale rule's scores per seed, their means, and its choice once every run is
+    done; None when no run of the rule is among `records`."""
+    table = _score_table(records, SCALE_RULE_PREFIX, RULE_SEEDS)
+    if table is None:
+        return None
+    lines, scores = table
+    missing, planned = _pending(scores, (*RULE_SCALES, "sn"), RULE_SEEDS)
+    if missing:
+        done = planned - missing
+        lines += ["", f"Choice pending: {done} of the rule's {planned} runs have finished."]
         return "\n".join(lines)
-    scores = {scale: [candidates[scale][seed][0] for seed in RULE_SEEDS] for scale in RULE_SCALES}
-    chosen, reason = choose_scale(scores)
+    chosen, reason = choose_scale(
+        {scale: [scores[scale][seed] for seed in RULE_SEEDS] for scale in RULE_SCALES}
+    )
     lines += ["", f"**The rule chooses c = {chosen}**: {reason}."]
+    return "\n".join(lines)
+
+
+def direction_table(records):
+    """The rule's choice against the former default and SN on a second data set, scored
+    as the rule scores, and their order by mean; None when no such run is among `records`."""
+    table = _score_table(records, DIRECTION_PREFIX, DIRECTION_SEEDS)
+    if table is None:
+        return None
+    lines, scores = table
+    missing, planned = _pending(scores, DIRECTION_CANDIDATES, DIRECTION_SEEDS)
+    if missing:
+        lines += ["", f"Order pending: {planned - missing} of {planned} runs have finished."]
+        return "\n".join(lines)
+    means = {key: mean_std(list(scores[key].values()))[0] for key in DIRECTION_CANDIDATES}
+    order = " < ".join(
+        f"{'SN' if key == 'sn' else f'c={key}'} ({means[key]:.2f})"
+        for key in sorted(means, key=means.get)
+    )
+    lines += ["", f"Order by mean score, best first: {order}."]
     return "\n".join(lines)
 
 
@@ -291,8 +347,11 @@ def run_study(config):
     long_table = convergence_table(long_rows)
     rewrite_block(config.readme, CONVERGENCE_BLOCK, long_table)
     tables = [table, long_table]
-    rule_table = scale_rule_table(records)
-    if rule_table is not None:
-        rewrite_block(config.readme, SCALE_RULE_BLOCK, rule_table)
-        tables.append(rule_table)
+    for block, table in (
+        (SCALE_RULE_BLOCK, scale_rule_table(records)),
+        (DIRECTION_BLOCK, direction_table(records)),
+    ):
+        if table is not None:
+            rewrite_block(config.readme, block, table)
+            tables.append(table)
     return "\n\n".join(tables)
