@@ -39,6 +39,11 @@ class RunRecord:
     def column(self, name):
         return [row[name] for row in self.rows]
 
+    @property
+    def finished(self):
+        """Whether its evaluations reach its --steps (a run cut short does not)."""
+        return bool(self.rows) and self.final("step") >= self.flags["steps"]
+
     def final(self, name):
         if not self.rows:
             raise ValueError(
@@ -122,20 +127,20 @@ def record_run(model_dir, study_dir):
     Returns the record's directory.
     """
     record = read_run(model_dir)
-    steps = record.flags["steps"]
-    if not record.rows or record.final("step") < steps:
+    if not record.finished:
         done = int(record.final("step")) if record.rows else 0
         raise RecordError(
-            f"{model_dir} has evaluations up to step {done} of its steps={steps}; only a "
-            "finished run is recorded (resume it, or pass the --steps it stopped at)."
+            f"{model_dir} has evaluations up to step {done} of its steps={record.flags['steps']}; "
+            "only a finished run is recorded (resume it, or pass the --steps it stopped at)."
         )
-    with open(RunDirectory(model_dir).config) as handle:
+    source = RunDirectory(model_dir)
+    with open(source.config) as handle:
         config = json.load(handle)
     config["run"] = {
         name: value for name, value in config["run"].items() if name not in LOCATION_FIELDS
     }
     config["history"] = card_flag_history(config.get("history", []))
-    with open(RunDirectory(model_dir).metrics, "rb") as handle:
+    with open(source.metrics, "rb") as handle:
         metrics = handle.read()
     name = os.path.basename(os.path.abspath(model_dir))
     if not name:

@@ -66,7 +66,7 @@ class StudyConfig:
 
 def run_diverged(record, rise_factor):
     """Why the run counts as diverged (convergence.why_diverged), or None."""
-    stopped = not record.rows or record.final("step") < record.flags["steps"]
+    stopped = not record.finished
     return why_diverged(
         record.column("fcd"), rise_factor, "stopped before its last step" if stopped else None
     )
@@ -223,7 +223,7 @@ def _score_table(records, prefix, planned_seeds):
     named = [r for r in records if r.name.startswith(prefix)]
     if not named:
         return None
-    finished = [r for r in named if r.rows and r.final("step") >= r.flags["steps"]]
+    finished = [r for r in named if r.finished]
     seeds = sorted({r.flags["seed"] for r in named} | set(planned_seeds))
     candidates = {}
     for record in finished:
