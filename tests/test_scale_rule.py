@@ -7,7 +7,12 @@ from test_zoo_study import write_run
 
 from bssn_tf.analysis.scale_rule import RULE_SCALES, RULE_SEEDS, choose_scale, run_score
 from bssn_tf.training.run_records import read_run
-from bssn_tf.workflows.study import direction_table, scale_rule_table
+from bssn_tf.workflows.study import (
+    DIGITS_DIRECTION,
+    RESNET_PLATEAU,
+    comparison_table,
+    scale_rule_table,
+)
 
 STEPS = [500, 1000, 1500]
 
@@ -79,9 +84,9 @@ def test_the_table_chooses_once_every_planned_run_is_done(tmp_path):
     assert "**The rule chooses c = 1.0**" in table
 
 
-def _write_direction_run(root, key, seed, fcds):
+def _write_direction_run(root, key, seed, fcds, prefix="digits_"):
     norm = "sn" if key == "sn" else "bssn"
-    name = f"digits_sn_s{seed}" if key == "sn" else f"digits_bssn_c{key}_s{seed}"
+    name = f"{prefix}sn_s{seed}" if key == "sn" else f"{prefix}bssn_c{key}_s{seed}"
     record = read_run(write_run(root, name, norm, seed, fcds))
     if key != "sn":
         record.flags["scale"] = key
@@ -97,15 +102,38 @@ def test_the_digits_table_orders_the_candidates_by_the_rules_score(tmp_path):
         # Best 5.0, then 9.0 (1.8x): degraded, so it scores its final 9.0.
         _write_direction_run(tmp_path, 1.6, 0, [40.0, 5.0, 9.0]),
     ]
-    table = direction_table(records)
+    table = comparison_table(records, DIGITS_DIRECTION)
     assert "| BSSN c=1.6 | 9.00 (final: degraded) | - | 9.00 |" in table  # one seed: no sd
     assert "Order pending: 5 of 6 runs have finished." in table
     records.append(_write_direction_run(tmp_path, 1.6, 1, [40.0, 6.0]))
-    table = direction_table(records)
+    table = comparison_table(records, DIGITS_DIRECTION)
     assert "| BSSN c=1.6 | 9.00 (final: degraded) | 6.00 | 7.50 ± 2.12 |" in table
     assert "| SN (baseline) | 1.30 | 1.80 | 1.55 ± 0.35 |" in table
     assert "Order by mean score, best first: c=1.0 (1.25) < SN (1.55) < c=1.6 (7.50)." in table
-    assert direction_table(records[:0]) is None
+    assert comparison_table(records[:0], DIGITS_DIRECTION) is None
+
+
+def test_the_resnet_table_leaves_out_the_older_runs_without_a_seed_in_their_name(tmp_path):
+    old = [
+        read_run(write_run(tmp_path, "resnet_sn", "sn", 0, [40.0, 32.0])),
+        read_run(write_run(tmp_path, "resnet_bssn", "bssn", 0, [40.0, 20.0])),
+    ]
+    assert comparison_table(old, RESNET_PLATEAU) is None
+    new = [
+        _write_direction_run(tmp_path, 1.0, 0, [40.0, 5.0], prefix="resnet_"),
+        _write_direction_run(tmp_path, "sn", 0, [40.0, 7.0], prefix="resnet_"),
+    ]
+    table = comparison_table(old + new, RESNET_PLATEAU)
+    assert "| BSSN c=1.0 | 5.00 | - | 5.00 |" in table
+    assert "| SN (baseline) | 7.00 | - | 7.00 |" in table
+    assert "Order pending: 2 of 4 runs have finished." in table
+    new += [
+        _write_direction_run(tmp_path, 1.0, 1, [40.0, 6.0], prefix="resnet_"),
+        _write_direction_run(tmp_path, "sn", 1, [40.0, 8.0], prefix="resnet_"),
+    ]
+    table = comparison_table(old + new, RESNET_PLATEAU)
+    assert "Order by mean score, best first: c=1.0 (5.50) < SN (7.50)." in table
+    assert "32.00" not in table and "20.00" not in table
 
 
 def test_the_library_default_is_the_rules_choice_from_the_recorded_runs():

@@ -12,6 +12,7 @@ import dataclasses
 import glob
 import math
 import os
+import re
 
 from bssn_tf.analysis.convergence import (
     convergence,
@@ -29,13 +30,7 @@ README_BLOCK = "study"
 CONVERGENCE_BLOCK = "convergence"
 SCALE_RULE_BLOCK = "scale-rule"
 # Runs of the scale rule are recorded as rule_<norm>[_c<scale>]_s<seed>.
-SCALE_RULE_PREFIX = "rule_"
-# The rule's choice against the former default (1.6) and SN on `digits`: runs
-# digits_<norm>[_c<scale>]_s<seed>, for the direction only.
-DIRECTION_BLOCK = "digits-direction"
-DIRECTION_PREFIX = "digits_"
-DIRECTION_CANDIDATES = (1.0, 1.6, "sn")
-DIRECTION_SEEDS = (0, 1)
+SCALE_RULE_PATTERN = r"rule_"
 # The FCD (2,000 samples) whose first crossing measures learning speed.
 FCD_TARGET = 20.0
 # Flags that tell a setting apart in the tables when they differ between groups.
@@ -44,6 +39,28 @@ NORM_FLAGS = ("norm", "scale")
 
 class StudyError(ValueError):
     """Nothing to study, or a bad study setting."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """The rule's choice against other candidates (BSSN scales, or "sn") in one more
+    setting, scored as the rule scores; runs are the records whose name matches
+    `pattern` (re.match), and its table goes to README block `block`."""
+
+    block: str
+    pattern: str
+    candidates: tuple
+    seeds: tuple
+
+
+# Does the order hold on a second data set? digits_<norm>[_c<scale>]_s<seed>.
+DIGITS_DIRECTION = Comparison("digits-direction", r"digits_", (1.0, 1.6, "sn"), (0, 1))
+# The ResNet at 32 px, trained to its plateau: resnet_<norm>[_c<scale>]_s<seed> (the
+# older 2,000-step pair, recorded as resnet_sn and resnet_bssn, is not part of it).
+RESNET_PLATEAU = Comparison(
+    "resnet-plateau", r"resnet_(sn|bssn_c[0-9.]+)_s[0-9]+$", (1.0, "sn"), (0, 1)
+)
+COMPARISONS = (DIGITS_DIRECTION, RESNET_PLATEAU)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,13 +231,13 @@ def seed_pairs(rows, baseline="sn"):
     return "\n".join(lines)
 
 
-def _score_table(records, prefix, planned_seeds):
-    """Markdown rows of the run_score of every finished run named `prefix`*, per
-    candidate (a BSSN scale, or "sn") and seed, with each candidate's mean.
+def _score_table(records, pattern, planned_seeds):
+    """Markdown rows of the run_score of every finished run whose name matches
+    `pattern`, per candidate (a BSSN scale, or "sn") and seed, with each candidate's mean.
 
-    Returns `(lines, {candidate: {seed: score}})`, or None when no run has the prefix.
+    Returns `(lines, {candidate: {seed: score}})`, or None when no run matches.
     """
-    named = [r for r in records if r.name.startswith(prefix)]
+    named = [r for r in records if re.match(pattern, r.name)]
     if not named:
         return None
     finished = [r for r in named if r.finished]
@@ -270,7 +287,7 @@ def _pending(scores, candidates, seeds):
 def scale_rule_table(records):
     """The scale rule's scores per seed, their means, and its choice once every run is
     done; None when no run of the rule is among `records`."""
-    table = _score_table(records, SCALE_RULE_PREFIX, RULE_SEEDS)
+    table = _score_table(records, SCALE_RULE_PATTERN, RULE_SEEDS)
     if table is None:
         return None
     lines, scores = table
@@ -286,18 +303,18 @@ def scale_rule_table(records):
     return "\n".join(lines)
 
 
-def direction_table(records):
-    """The rule's choice against the former default and SN on a second data set, scored
-    as the rule scores, and their order by mean; None when no such run is among `records`."""
-    table = _score_table(records, DIRECTION_PREFIX, DIRECTION_SEEDS)
+def comparison_table(records, comparison):
+    """A Comparison's scores per seed and their order by mean once every planned run is
+    done; None when no run of it is among `records`."""
+    table = _score_table(records, comparison.pattern, comparison.seeds)
     if table is None:
         return None
     lines, scores = table
-    missing, planned = _pending(scores, DIRECTION_CANDIDATES, DIRECTION_SEEDS)
+    missing, planned = _pending(scores, comparison.candidates, comparison.seeds)
     if missing:
         lines += ["", f"Order pending: {planned - missing} of {planned} runs have finished."]
         return "\n".join(lines)
-    means = {key: mean_std(list(scores[key].values()))[0] for key in DIRECTION_CANDIDATES}
+    means = {key: mean_std(list(scores[key].values()))[0] for key in comparison.candidates}
     order = " < ".join(
         f"{'SN' if key == 'sn' else f'c={key}'} ({means[key]:.2f})"
         for key in sorted(means, key=means.get)
@@ -349,7 +366,7 @@ def run_study(config):
     tables = [table, long_table]
     for block, table in (
         (SCALE_RULE_BLOCK, scale_rule_table(records)),
-        (DIRECTION_BLOCK, direction_table(records)),
+        *((each.block, comparison_table(records, each)) for each in COMPARISONS),
     ):
         if table is not None:
             rewrite_block(config.readme, block, table)
