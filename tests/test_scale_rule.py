@@ -1,5 +1,6 @@
 """The scale rule (bssn_tf.analysis.scale_rule) and its table, on hand-computed scores."""
 
+import dataclasses
 import math
 
 import pytest
@@ -119,21 +120,35 @@ def test_the_resnet_table_leaves_out_the_older_runs_without_a_seed_in_their_name
         read_run(write_run(tmp_path, "resnet_bssn", "bssn", 0, [40.0, 20.0])),
     ]
     assert comparison_table(old, RESNET_PLATEAU) is None
-    new = [
-        _write_direction_run(tmp_path, 1.0, 0, [40.0, 5.0], prefix="resnet_"),
+    new = [_write_direction_run(tmp_path, 1.0, 0, [40.0, 5.0], prefix="resnet_")]
+    table = comparison_table(old + new, dataclasses.replace(RESNET_PLATEAU, budget=None))
+    assert "| BSSN c=1.0 | 5.00 | - | 5.00 |" in table
+    assert "Order pending: 1 of 4 runs have finished." in table
+    assert "32.00" not in table and "20.00" not in table
+
+
+def test_the_budget_table_scores_only_the_evaluations_up_to_the_budget(tmp_path):
+    # Evaluations every 100 steps; BSSN runs stop at 300, SN runs at 200.
+    resnet = dataclasses.replace(RESNET_PLATEAU, budget=200)
+    records = [
+        _write_direction_run(tmp_path, 1.0, 0, [40.0, 30.0, 5.0], prefix="resnet_"),
+        _write_direction_run(tmp_path, 1.0, 1, [40.0, 20.0, 6.0], prefix="resnet_"),
         _write_direction_run(tmp_path, "sn", 0, [40.0, 7.0], prefix="resnet_"),
     ]
-    table = comparison_table(old + new, RESNET_PLATEAU)
-    assert "| BSSN c=1.0 | 5.00 | - | 5.00 |" in table
-    assert "| SN (baseline) | 7.00 | - | 7.00 |" in table
-    assert "Order pending: 2 of 4 runs have finished." in table
-    new += [
-        _write_direction_run(tmp_path, 1.0, 1, [40.0, 6.0], prefix="resnet_"),
-        _write_direction_run(tmp_path, "sn", 1, [40.0, 8.0], prefix="resnet_"),
-    ]
-    table = comparison_table(old + new, RESNET_PLATEAU)
-    assert "Order by mean score, best first: c=1.0 (5.50) < SN (7.50)." in table
-    assert "32.00" not in table and "20.00" not in table
+    table = comparison_table(records, resnet)
+    assert "Order pending: 3 of 4 runs have finished." in table
+    records.append(_write_direction_run(tmp_path, "sn", 1, [40.0, 8.0], prefix="resnet_"))
+    table = comparison_table(records, resnet)
+    to_the_stop, within_budget = table.split("Each run on its evaluations up to step 200 only:")
+    assert "| BSSN c=1.0 | 5.00 | 6.00 | 5.50 ± 0.71 |" in to_the_stop
+    assert "Order by mean score, best first: c=1.0 (5.50) < SN (7.50)." in to_the_stop
+    # Up to step 200 the BSSN runs' best FCDs are 30 and 20.
+    assert "| BSSN c=1.0 | 30.00 | 20.00 | 25.00 ± 7.07 |" in within_budget
+    assert "Order by mean score, best first: SN (7.50) < c=1.0 (25.00)." in within_budget
+    # A run that stopped before the budget has no score within it.
+    records.append(_write_direction_run(tmp_path, 1.0, 2, [40.0], prefix="resnet_"))
+    within_budget = comparison_table(records, resnet).split("up to step 200 only:")[1]
+    assert "| BSSN c=1.0 | 30.00 | 20.00 | - | 25.00 ± 7.07 |" in within_budget
 
 
 def test_the_library_default_is_the_rules_choice_from_the_recorded_runs():

@@ -13,6 +13,7 @@ import glob
 import math
 import os
 import re
+from typing import Optional
 
 from bssn_tf.analysis.convergence import (
     convergence,
@@ -45,12 +46,15 @@ class StudyError(ValueError):
 class Comparison:
     """The rule's choice against other candidates (BSSN scales, or "sn") in one more
     setting, scored as the rule scores; runs are the records whose name matches
-    `pattern` (re.match), and its table goes to README block `block`."""
+    `pattern` (re.match), and its table goes to README block `block`. With a `budget`,
+    a second table scores each run on its evaluations up to that step only, so that
+    runs stopped at different steps also meet on equal terms."""
 
     block: str
     pattern: str
     candidates: tuple
     seeds: tuple
+    budget: Optional[int] = None
 
 
 # Does the order hold on a second data set? digits_<norm>[_c<scale>]_s<seed>.
@@ -58,7 +62,7 @@ DIGITS_DIRECTION = Comparison("digits-direction", r"digits_", (1.0, 1.6, "sn"), 
 # The ResNet at 32 px, trained to its plateau: resnet_<norm>[_c<scale>]_s<seed> (the
 # older 2,000-step pair, recorded as resnet_sn and resnet_bssn, is not part of it).
 RESNET_PLATEAU = Comparison(
-    "resnet-plateau", r"resnet_(sn|bssn_c[0-9.]+)_s[0-9]+$", (1.0, "sn"), (0, 1)
+    "resnet-plateau", r"resnet_(sn|bssn_c[0-9.]+)_s[0-9]+$", (1.0, "sn"), (0, 1), budget=10000
 )
 COMPARISONS = (DIGITS_DIRECTION, RESNET_PLATEAU)
 
@@ -231,9 +235,11 @@ def seed_pairs(rows, baseline="sn"):
     return "\n".join(lines)
 
 
-def _score_table(records, pattern, planned_seeds):
+def _score_table(records, pattern, planned_seeds, max_step=None):
     """Markdown rows of the run_score of every finished run whose name matches
     `pattern`, per candidate (a BSSN scale, or "sn") and seed, with each candidate's mean.
+    With `max_step`, only evaluations up to that step count, and a run that stopped
+    before it has no score.
 
     Returns `(lines, {candidate: {seed: score}})`, or None when no run matches.
     """
@@ -241,11 +247,14 @@ def _score_table(records, pattern, planned_seeds):
     if not named:
         return None
     finished = [r for r in named if r.finished]
+    if max_step is not None:
+        finished = [r for r in finished if r.final("step") >= max_step]
     seeds = sorted({r.flags["seed"] for r in named} | set(planned_seeds))
     candidates = {}
     for record in finished:
         key = "sn" if record.flags["norm"] == "sn" else float(record.flags["scale"])
-        steps, fcds = record.column("step"), record.column("fcd")
+        kept = [row for row in record.rows if max_step is None or row["step"] <= max_step]
+        steps, fcds = [row["step"] for row in kept], [row["fcd"] for row in kept]
         candidates.setdefault(key, {})[record.flags["seed"]] = (
             run_score(steps, fcds),
             convergence(steps, fcds).degraded,
@@ -305,8 +314,23 @@ def scale_rule_table(records):
 
 def comparison_table(records, comparison):
     """A Comparison's scores per seed and their order by mean once every planned run is
-    done; None when no run of it is among `records`."""
-    table = _score_table(records, comparison.pattern, comparison.seeds)
+    done (and the same within its budget, if it has one); None when no run of it is
+    among `records`."""
+    table = _ordered_scores(records, comparison, None)
+    if table is None or comparison.budget is None:
+        return table
+    return "\n\n".join(
+        [
+            "Each run to the step it stopped at:",
+            table,
+            f"Each run on its evaluations up to step {comparison.budget:,} only:",
+            _ordered_scores(records, comparison, comparison.budget),
+        ]
+    )
+
+
+def _ordered_scores(records, comparison, max_step):
+    table = _score_table(records, comparison.pattern, comparison.seeds, max_step)
     if table is None:
         return None
     lines, scores = table
