@@ -230,3 +230,9 @@ def test_the_cli_records_runs_then_builds_the_tables(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "zoo_study: error:" in result.stderr and "only a finished run" in result.stderr
     assert sorted(os.listdir(study_dir)) == ["bssn_s0", "curves.png", "study.json"]
+
+
+def test_describe_names_unset_flags_as_default_and_skips_the_norm():
+    setting = {"norm": "bssn", "scale": 1.0, "image_size": None, "jit_compile": False}
+    assert study.describe(setting) == "image_size=default, jit_compile=False"
+    assert study.describe({"norm": "sn", "scale": None}) == "base"

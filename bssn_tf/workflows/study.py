@@ -138,9 +138,16 @@ def summarize(groups, rise_factor):
 
 
 def describe(setting, skip=NORM_FLAGS):
-    """A setting as "name=value, ..." without the norm flags, or "base"."""
+    """A setting as "name=value, ..." without the norm flags, or "base".
+
+    A flag left unset (None) reads "default": the run used the library's choice
+    (the architecture's image size, the machine's compile path)."""
     return (
-        ", ".join(f"{name}={value}" for name, value in setting.items() if name not in skip)
+        ", ".join(
+            f"{name}={'default' if value is None else value}"
+            for name, value in setting.items()
+            if name not in skip
+        )
         or "base"
     )
 
