@@ -6,6 +6,7 @@ import math
 import pytest
 from test_zoo_study import write_run
 
+from bssn_tf.analysis.convergence import convergence
 from bssn_tf.analysis.scale_rule import RULE_SCALES, RULE_SEEDS, choose_scale, run_score
 from bssn_tf.training.run_records import read_run
 from bssn_tf.workflows.study import (
@@ -19,8 +20,10 @@ STEPS = [500, 1000, 1500]
 
 
 def test_a_run_that_degraded_after_its_best_scores_its_final_fcd():
-    assert run_score(STEPS, [20.0, 10.0, 10.9]) == 10.0  # 1.09x its best: not degraded
-    assert run_score(STEPS, [20.0, 10.0, 11.5]) == 11.5  # 1.15x its best: degraded
+    # 1.09x its best: not degraded
+    assert run_score(convergence(STEPS, [20.0, 10.0, 10.9])) == 10.0
+    # 1.15x its best: degraded
+    assert run_score(convergence(STEPS, [20.0, 10.0, 11.5])) == 11.5
 
 
 def test_a_clear_winner_is_chosen():
@@ -166,7 +169,7 @@ def test_the_library_default_is_the_rules_choice_from_the_recorded_runs():
     for record in records:
         if record.flags["norm"] == "bssn":
             steps, fcds = record.column("step"), record.column("fcd")
-            scores[float(record.flags["scale"])].append(run_score(steps, fcds))
+            scores[float(record.flags["scale"])].append(run_score(convergence(steps, fcds)))
     chosen, _ = choose_scale(scores)
     assert chosen == DEFAULT_BSSN_SCALE == 1.0
 

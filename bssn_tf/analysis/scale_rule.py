@@ -12,16 +12,17 @@ distance from 1, the lower mean.
 
 import math
 
-from bssn_tf.analysis.convergence import convergence, mean_std
+from bssn_tf.analysis.convergence import mean_std
 
 # The rule's runs, fixed with it: these scales and SN as the baseline, on these seeds.
 RULE_SCALES = (0.8, 1.0, 1.2)
 RULE_SEEDS = (3, 4, 5)
 
 
-def run_score(steps, fcds):
-    """A run's score: its best FCD, or its final FCD if it degraded after its best."""
-    result = convergence(steps, fcds)
+def run_score(result):
+    """A run's score from its `convergence(steps, fcds)`: its best FCD, or its final
+    FCD if it degraded after its best. It takes the result, not the curve, so that
+    a table that also shows the degraded flag computes the convergence once."""
     return result.final_fcd if result.degraded else result.best_fcd
 
 

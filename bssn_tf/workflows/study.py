@@ -262,10 +262,8 @@ def _score_table(records, pattern, planned_seeds, max_step=None):
         key = "sn" if record.flags["norm"] == "sn" else float(record.flags["scale"])
         kept = [row for row in record.rows if max_step is None or row["step"] <= max_step]
         steps, fcds = [row["step"] for row in kept], [row["fcd"] for row in kept]
-        candidates.setdefault(key, {})[record.flags["seed"]] = (
-            run_score(steps, fcds),
-            convergence(steps, fcds).degraded,
-        )
+        result = convergence(steps, fcds)
+        candidates.setdefault(key, {})[record.flags["seed"]] = (run_score(result), result.degraded)
     lines = [
         "| candidate | " + " | ".join(f"seed {seed}" for seed in seeds) + " | mean ± sd |",
         "|---|" + "---:|" * (len(seeds) + 1),
